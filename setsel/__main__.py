@@ -1,0 +1,5 @@
+import sys
+
+from setsel.cli import main
+
+sys.exit(main())

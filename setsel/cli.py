@@ -1,0 +1,70 @@
+"""The ``setsel`` command line.
+
+Subcommands are registered in :data:`COMMANDS` by module path and imported only when
+called, so ``setsel --help`` stays light (no torch/ray/vllm/faiss). Each module in
+``setsel/commands/`` defines ``add_arguments(parser)`` and ``run(args) -> int`` and keeps
+heavy imports inside ``run``.
+
+Exit codes: 0 success; 1 the job failed; 2 bad usage, config or input; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). Add a line here to register a subcommand.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "version": ("setsel.commands.version", "print the setsel version"),
+    "demo": ("setsel.commands.demo", "run the end-to-end demo on the embedded demo set"),
+}
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    from setsel import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="setsel",
+        description="Set-wise passage selection for RAG: SetR, OptiSet and baselines, "
+        "from a laptop to a Ray cluster.",
+        epilog="Run 'setsel COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"setsel {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        parser = _top_parser()
+        if not argv:
+            parser.print_help()
+            return EXIT_USAGE
+        parser.parse_args(argv)  # prints help/version or a usage error and exits
+        return EXIT_USAGE
+    name = argv[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"setsel {name}", description=COMMANDS[name][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    from setsel.config import ConfigError
+    from setsel.types import SchemaError
+
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ConfigError, SchemaError, FileNotFoundError) as exc:
+        print(f"setsel {name}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

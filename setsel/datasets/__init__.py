@@ -1,0 +1,1 @@
+"""setsel.datasets (see DESIGN §2)."""

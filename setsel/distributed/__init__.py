@@ -1,0 +1,1 @@
+"""Ray wiring (Data pipelines, Train, Serve). The only package that imports ray."""

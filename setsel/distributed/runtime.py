@@ -1,0 +1,55 @@
+"""Start or join Ray the same way everywhere: loopback-only locally, the cluster when given.
+
+``init_ray()`` with no address starts a local Ray bound to 127.0.0.1 (see
+../shared/ENVIRONMENT.md: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` must be set before
+``import ray``), with logical CPUs so actor pools cannot starve read tasks on a 2-core
+machine. With ``address="auto"`` or ``RAY_ADDRESS`` set (``ray job submit``), it joins
+the running cluster instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+LOCAL_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+}
+
+
+def set_local_env() -> None:
+    """Set the environment that keeps a local Ray on 127.0.0.1 (idempotent, never overrides)."""
+    for key, value in LOCAL_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: Any):
+    """Initialise Ray once; return the ``ray`` module.
+
+    Args:
+        address: ``None`` → join ``RAY_ADDRESS`` if set, else start a local instance on
+            127.0.0.1; ``"auto"`` or ``"ray://…"`` → join that cluster.
+        num_cpus: logical CPUs for a local instance (default: max(4, os.cpu_count())).
+    """
+    set_local_env()
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    runtime_env = kwargs.pop("runtime_env", None)
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=True, **kwargs)
+    else:
+        ray.init(
+            num_cpus=num_cpus or max(4, os.cpu_count() or 1),
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            runtime_env=runtime_env,
+            **kwargs,
+        )
+    return ray

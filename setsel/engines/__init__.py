@@ -1,0 +1,1 @@
+"""setsel.engines (see DESIGN §2)."""

@@ -1,0 +1,1 @@
+"""setsel.evaluation (see DESIGN §2)."""

@@ -1,0 +1,1 @@
+"""setsel.prompts (see DESIGN §2)."""

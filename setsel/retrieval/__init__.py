@@ -1,0 +1,1 @@
+"""setsel.retrieval (see DESIGN §2)."""

@@ -1,0 +1,1 @@
+"""setsel.selection (see DESIGN §2)."""

@@ -1,0 +1,1 @@
+"""setsel.synthesis (see DESIGN §2)."""

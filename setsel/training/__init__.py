@@ -1,0 +1,1 @@
+"""setsel.training (see DESIGN §2)."""
