@@ -18,6 +18,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("setsel.commands.version", "print the setsel version"),
     "demo": ("setsel.commands.demo", "run the end-to-end demo on the embedded demo set"),
+    "serve": ("setsel.commands.serve", "deploy the selector HTTP endpoint on Ray Serve"),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

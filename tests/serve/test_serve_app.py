@@ -1,0 +1,197 @@
+"""The selector endpoint under a real ``serve.run`` on 127.0.0.1.
+
+One Serve instance for the module with three applications:
+- ``/``        topk by default (cheap for fuzzing) + SetR on the embedded SmolLM2, no auth;
+- ``/locked``  topk only, bearer token required (key given to the replica's env);
+- ``/broken``  SetR on an OpenAI-compatible engine whose server does not exist → 503.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import socket
+
+import pytest
+
+pytestmark = [pytest.mark.slow]
+
+httpx = pytest.importorskip("httpx")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(ray_local):
+    from ray import serve
+
+    from setsel.config import _build
+    from setsel.distributed.serve import SelectorDeployment
+    from setsel.distributed.serve_schema import ServeAppConfig
+
+    port = _free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    open_cfg = _build(ServeAppConfig, {"model": "hf:smollm2-135m", "method": "topk", "variant": None,
+                                       "allowed_methods": ["setr", "topk"],
+                                       "selector_options": {}, "limits": {"max_passages": 30}})
+    small = {"num_cpus": 0.25}
+    locked_cfg = _build(ServeAppConfig, {"method": "topk", "variant": None, "allowed_methods": ["topk"],
+                                         "selector_options": {"k": 2}, "api_key_env": "SETSEL_TEST_KEY"})
+    broken_cfg = _build(ServeAppConfig, {"model": "openai:nothing@http://127.0.0.1:9/v1", "method": "setr",
+                                         "variant": "selection_only", "allowed_methods": ["setr"],
+                                         "engine_options": {"max_retries": 0, "timeout": 2.0}})
+    serve.run(SelectorDeployment.options(name="Open", ray_actor_options=small).bind(open_cfg), name="open", route_prefix="/")
+    serve.run(
+        SelectorDeployment.options(
+            name="Locked",
+            ray_actor_options={**small, "runtime_env": {"env_vars": {"SETSEL_TEST_KEY": "s3cret"}}},
+        ).bind(locked_cfg),
+        name="locked",
+        route_prefix="/locked",
+    )
+    serve.run(SelectorDeployment.options(name="Broken", ray_actor_options=small).bind(broken_cfg), name="broken", route_prefix="/broken")
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, timeout=120.0) as client:
+        yield client
+    serve.shutdown()
+
+
+def _demo_request(i: int = 0, **extra):
+    from setsel.datasets.demo import load_demo
+
+    c = load_demo()[i]
+    return {"question": c.query.question,
+            "passages": [{"id": p.id, "title": p.title, "text": p.text} for p in c.passages], **extra}, c
+
+
+def test_health_models_openapi(server):
+    assert server.get("/healthz").json() == {"status": "ok"}
+    models = server.get("/v1/models").json()
+    assert models["model"] == "hf:smollm2-135m" and models["methods"] == ["setr", "topk"]
+    schema = server.get("/openapi.json").json()
+    assert "/v1/select" in schema["paths"]
+
+
+def test_select_with_embedded_model(server):
+    body, cands = _demo_request(0, method="setr", variant="selection_only")
+    r = server.post("/v1/select", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["method"] == "setr"
+    assert out["parse_status"] in ("ok", "repaired")
+    assert out["fallback_used"] is None  # the selection constraint makes every output parse
+    assert 1 <= len(out["selected"]) <= len(cands.passages)
+    assert set(out["selected"]) <= set(cands.ids) and len(set(out["selected"])) == len(out["selected"])
+    assert [p["id"] for p in out["passages"]] == out["selected"]
+    assert out["usage"]["prompt_tokens"] > 100 and out["usage"]["completion_tokens"] > 0
+
+
+def test_max_passages_enforced(server):
+    body, _ = _demo_request(1, method="setr", variant="selection_only", max_passages=2)
+    out = server.post("/v1/select", json=body).json()
+    assert 1 <= len(out["selected"]) <= 2
+
+
+def test_topk_override(server):
+    body, cands = _demo_request(2)  # the app's default method
+    out = server.post("/v1/select", json=body).json()
+    assert out["method"] == "topk" and out["selected"] == cands.ids[:5]
+
+
+@pytest.mark.parametrize(
+    "mutate,status",
+    [
+        (lambda b: b["passages"].extend(b["passages"][0:1] * 40), 413),  # 31+ passages > 30
+        (lambda b: b["passages"][0].update(text="w" * 20_001), 422),
+        (lambda b: b.update(question="q" * 2_001), 422),
+        (lambda b: b.update(method="nope"), 422),
+        (lambda b: b.update(passages=[]), 422),
+        (lambda b: b.update(max_passages=0), 422),
+        (lambda b: b.update(extra_field=1), 422),
+        (lambda b: b.pop("question"), 422),
+    ],
+)
+def test_limits(server, mutate, status):
+    body, _ = _demo_request(0)
+    mutate(body)
+    r = server.post("/v1/select", json=body)
+    assert r.status_code == status, r.text
+    assert "error" in r.json()
+
+
+def test_body_size_limit(server):
+    big = b'{"question": "q", "passages": [' + b'{"id": "x", "text": "' + b"a" * 2_100_000 + b'"}]}'
+    r = server.post("/v1/select", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "error" in r.json()
+
+
+def test_auth(server):
+    body, cands = _demo_request(0)
+    assert server.post("/locked/v1/select", json=body).status_code == 401
+    assert server.post("/locked/v1/select", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = server.post("/locked/v1/select", json=body, headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200 and ok.json()["selected"] == cands.ids[:2]
+    assert server.get("/locked/healthz").status_code == 200  # health stays open
+    # Auth off on the open app: no header needed.
+    assert server.post("/v1/select", json=body).status_code == 200
+
+
+def test_engine_failure_is_503_and_replica_survives(server):
+    body, _ = _demo_request(0)
+    r = server.post("/broken/v1/select", json=body)
+    assert r.status_code == 503 and r.headers.get("retry-after") == "5"
+    assert server.get("/broken/healthz").status_code == 200
+    assert server.post("/broken/v1/select", json=body).status_code == 503
+
+
+def test_200_concurrent_requests(server):
+    body, cands = _demo_request(3)
+
+    def call(_):
+        return server.post("/v1/select", json=body)
+
+    with cf.ThreadPoolExecutor(max_workers=32) as pool:
+        responses = list(pool.map(call, range(200)))
+    assert [r.status_code for r in responses].count(200) == 200
+    assert all(r.json()["selected"] == cands.ids[:5] for r in responses)
+
+
+def test_fuzz_malformed_bodies_only_4xx(server):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+        max_leaves=12,
+    )
+    passage = st.fixed_dictionaries({}, optional={"id": json_values, "title": json_values, "text": json_values})
+    almost = st.fixed_dictionaries(
+        {},
+        optional={"question": json_values, "passages": st.lists(passage, max_size=3) | json_values,
+                  "method": json_values, "max_passages": json_values, "variant": json_values},
+    )
+    bodies = st.one_of(
+        json_values.map(lambda v: json.dumps(v).encode()),
+        almost.map(lambda v: json.dumps(v).encode()),
+        st.binary(max_size=200),
+    )
+    statuses: list[int] = []
+
+    @settings(max_examples=500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(bodies)
+    def check(raw: bytes):
+        r = server.post("/v1/select", content=raw, headers={"content-type": "application/json"})
+        statuses.append(r.status_code)
+        assert r.status_code < 500, (raw[:200], r.status_code, r.text[:200])
+        if r.status_code != 200:
+            assert 400 <= r.status_code < 500 and "error" in r.json()
+
+    check()
+    assert len(statuses) >= 500
+    assert sum(400 <= s < 500 for s in statuses) >= 450  # nearly all generated bodies are invalid
+    assert server.get("/healthz").status_code == 200
