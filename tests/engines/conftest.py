@@ -1,0 +1,55 @@
+"""Engine test fixtures, built once per session to keep the suite fast.
+
+- ``smol_dir``: the embedded SmolLM2 converted to safetensors (``ensure_safetensors``, cached
+  under ``$SETSEL_CACHE_DIR``: ~16 s the first time on a machine, then instant).
+- ``smol_engine``: one loaded SmolLM2 hf engine shared by the slow tests.
+- ``tiny_model_dir`` / ``tiny_engine``: a randomly initialised 2-layer Llama (hidden 32)
+  with SmolLM2's tokenizer and chat template, saved to a temporary folder. Offline.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def smol_dir():
+    from setsel.engines.models import embedded_gguf, ensure_safetensors
+
+    return ensure_safetensors(embedded_gguf("smollm2-135m"))
+
+
+@pytest.fixture(scope="session")
+def smol_engine(smol_dir):
+    from setsel.engines import load_engine
+
+    engine = load_engine("hf:smollm2-135m", batch_size=8)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, smol_dir):
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(str(smol_dir))
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+    model = LlamaForCausalLM(cfg)
+    out = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_model_dir):
+    from setsel.engines import load_engine
+
+    engine = load_engine(f"hf:{tiny_model_dir}", batch_size=4)
+    yield engine
+    engine.close()

@@ -1,0 +1,1 @@
+"""Shared test helpers (importable because pytest adds tests/ to sys.path)."""

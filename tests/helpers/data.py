@@ -1,0 +1,14 @@
+"""Real benchmark rows for tests."""
+
+
+def hotpot_rows(data_dir, n):
+    import json
+
+    rows = []
+    with open(data_dir / "hotpotqa_ircot500" / "dev.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            rows.append((r["question_text"], [{"title": c["title"], "text": c["paragraph_text"]} for c in r["contexts"]]))
+            if len(rows) == n:
+                break
+    return rows
