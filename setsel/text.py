@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -25,9 +26,18 @@ import ftfy
 
 DEFAULT_MAX_WORDS = 300
 
-_BRACKET_NUM = re.compile(r"\[\s*([0-9０-９]+)\s*\]")
-# A marker is any run of '#' followed by the control words, any case, any spacing.
-_MARKERS = re.compile(r"#+\s*(final\s*selection|queries)\b\s*:?", re.IGNORECASE)
+# ``\d`` is any unicode decimal digit (ASCII, full-width, Arabic-Indic, …).
+_BRACKET_NUM = re.compile(r"[\[［]\s*(\d+)\s*[\]］]")
+# A marker: '#'s or markdown bold before "final selection" / '#'s before "queries", any case
+# and spacing. ``(?<![#*_])`` starts a match only at the first mark of a run (linear time
+# on long runs of '#'). Any other mention of "final selection" is hyphenated, since the
+# parser also accepts "Final Selection:" without '#'.
+_MARKERS = re.compile(
+    r"(?<![#*_])(?:#+|\*\*|__)\s*(final\s*selections?|queries)(?![a-z0-9])"
+    r"(?:\s*(?:\*\*|__))?\s*[:：]?(?:\s*(?:\*\*|__))?",
+    re.IGNORECASE,
+)
+_MENTION = re.compile(r"(?<![a-z])(final)\s*(selections?)(?![a-z])", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 
 
@@ -38,23 +48,37 @@ def fix_text(text: str) -> str:
     return _WS.sub(" ", ftfy.fix_text(str(text))).strip()
 
 
+def _compat_view(text: str, pattern: re.Pattern[str]) -> str:
+    """``text``, or its NFKC form when only that form matches ``pattern``.
+
+    Look-alike characters (full-width letters, circled digits) become ASCII under NFKC,
+    which the selection parser applies; such text is normalised before neutralising.
+    """
+    if text.isascii():
+        return text
+    nfkc = unicodedata.normalize("NFKC", text)
+    return nfkc if nfkc != text and pattern.search(nfkc) else text
+
+
 def rewrite_brackets(text: str) -> str:
-    """``[12]`` → ``(12)``."""
-    return _BRACKET_NUM.sub(lambda m: f"({m.group(1)})", text)
+    """``[12]`` → ``(12)`` (also full-width brackets and any unicode digits)."""
+    return _BRACKET_NUM.sub(lambda m: f"({m.group(1)})", _compat_view(text, _BRACKET_NUM))
 
 
 def neutralise_markers(text: str) -> str:
     """Defuse ``### Final Selection`` / ``### Queries`` in untrusted text.
 
-    ``"### Final Selection: [7]"`` becomes ``"[passage text] Final-Selection: [7]"``: the
-    words stay readable but no longer match the parser's header.
+    ``"### Final Selection: [7]"`` becomes ``"[passage text] Final-Selection: [7]"`` and a
+    bare ``"final selection"`` becomes ``"final-selection"``: the words stay readable but
+    no longer match the parser's header.
     """
 
     def repl(m: re.Match[str]) -> str:
         word = "-".join(w.capitalize() for w in m.group(1).split())
         return f"[passage text] {word}:"
 
-    return _MARKERS.sub(repl, text)
+    text = _compat_view(_compat_view(text, _MARKERS), _MENTION)
+    return _MENTION.sub(r"\1-\2", _MARKERS.sub(repl, text))
 
 
 def clean_passage_text(text: str) -> str:
