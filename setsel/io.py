@@ -124,8 +124,9 @@ def iter_records(path: str | Path, cls: type[T]) -> Iterator[T]:
     version = meta.get(_META_VERSION)
     if version is None:
         raise SchemaError(f"{path}: not a setsel file (no setsel.schema_version metadata)")
-    if int(version) != SCHEMA_VERSION:
-        raise SchemaError(f"{path}: schema_version {int(version)} is not supported (this setsel reads {SCHEMA_VERSION})")
+    if version != str(SCHEMA_VERSION).encode():
+        shown = version.decode(errors="replace")
+        raise SchemaError(f"{path}: schema_version {shown} is not supported (this setsel reads {SCHEMA_VERSION})")
     record = meta.get(_META_RECORD, b"").decode()
     if record not in (cls.__name__, "unknown"):
         raise SchemaError(f"{path}: holds {record} records, expected {cls.__name__}")

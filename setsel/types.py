@@ -146,6 +146,12 @@ class Candidates:
     def from_dict(cls, data: dict[str, Any]) -> "Candidates":
         if not isinstance(data, dict) or "query" not in data or "passages" not in data:
             raise SchemaError("Candidates: expected an object with 'query' and 'passages'")
+        valid = {"query", "passages", "scores", "retriever", "schema_version"}
+        unknown = sorted(set(data) - valid)
+        if unknown:
+            raise SchemaError(f"Candidates: unknown field(s) {unknown}; valid: {sorted(valid - {'schema_version'})}")
+        if not isinstance(data["passages"], list):
+            raise SchemaError(f"Candidates: 'passages' must be a list, got {type(data['passages']).__name__}")
         version = data.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise SchemaError(f"Candidates: schema_version {version!r} is not supported")
@@ -244,9 +250,12 @@ class SelectionConstraint:
     header: str = "### Final Selection:"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.num_candidates, int) or self.num_candidates < 1:
+        def is_int(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        if not is_int(self.num_candidates) or self.num_candidates < 1:
             raise ValueError(f"SelectionConstraint.num_candidates must be an int ≥ 1, got {self.num_candidates!r}")
-        if self.max_passages is not None and (not isinstance(self.max_passages, int) or self.max_passages < 1):
+        if self.max_passages is not None and (not is_int(self.max_passages) or self.max_passages < 1):
             raise ValueError(f"SelectionConstraint.max_passages must be None or an int ≥ 1, got {self.max_passages!r}")
 
     @property
@@ -292,19 +301,22 @@ class GenerationParams:
 
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
             bad(f"n must be an int ≥ 1, got {self.n!r}")
-        if not isinstance(self.temperature, (int, float)) or not math.isfinite(self.temperature) or self.temperature < 0:
+
+        def is_number(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        if not is_number(self.temperature) or not math.isfinite(self.temperature) or self.temperature < 0:
             bad(f"temperature must be a finite number ≥ 0, got {self.temperature!r}")
-        if not isinstance(self.top_p, (int, float)) or not (0 < self.top_p <= 1):
+        if not is_number(self.top_p) or not (0 < self.top_p <= 1):
             bad(f"top_p must be in (0, 1], got {self.top_p!r}")
         if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or self.max_tokens < 1:
             bad(f"max_tokens must be an int ≥ 1, got {self.max_tokens!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0):
             bad(f"seed must be None or an int ≥ 0, got {self.seed!r}")
-        if isinstance(self.stop, str):
-            object.__setattr__(self, "stop", (self.stop,))
-        if not all(isinstance(s, str) and s for s in self.stop):
-            bad(f"stop must be non-empty strings, got {self.stop!r}")
-        object.__setattr__(self, "stop", tuple(self.stop))
+        stop = () if self.stop is None else (self.stop,) if isinstance(self.stop, str) else self.stop
+        if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) and s for s in stop):
+            bad(f"stop must be a string or a list of non-empty strings, got {self.stop!r}")
+        object.__setattr__(self, "stop", tuple(stop))
         if self.constraint is not None and not isinstance(self.constraint, (RegexConstraint, SelectionConstraint)):
             bad(f"constraint must be a RegexConstraint or SelectionConstraint, got {type(self.constraint).__name__}")
         if self.prefix is not None and not isinstance(self.prefix, str):
