@@ -18,7 +18,11 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("setsel.commands.version", "print the setsel version"),
     "demo": ("setsel.commands.demo", "run the end-to-end demo on the embedded demo set"),
+    "synthesize": ("setsel.commands.synthesize", "synthesise selector training data (OptiSet / SetR teacher)"),
     "serve": ("setsel.commands.serve", "deploy the selector HTTP endpoint on Ray Serve"),
+    "select": ("setsel.commands.select", "run a selection method over a candidates file (Selection Parquet)"),
+    "eval": ("setsel.commands.eval", "evaluate a selection method on a benchmark (metrics, report, plots)"),
+    "train": ("setsel.commands.train", "train the selector (LoRA; sft | dpo | setlist) with Ray Train"),
 }
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

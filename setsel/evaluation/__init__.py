@@ -1,1 +1,5 @@
-"""setsel.evaluation (see DESIGN §2)."""
+"""Evaluation (DESIGN §10): pure metrics, the runner, the report writer.
+
+Importing this package is light; :mod:`setsel.evaluation.metrics` is standard library
+only and the runner loads tqdm, engines and matplotlib only when used.
+"""

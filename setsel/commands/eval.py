@@ -1,0 +1,64 @@
+"""``setsel eval``: evaluate a selection method on a benchmark; write metrics, per-question
+results, a report and plots (see :mod:`setsel.evaluation`).
+
+Example:
+    setsel eval --dataset hotpotqa-ircot --method topk --k 5 --out runs/topk5
+    setsel eval --dataset musique --method topk --k 3 --generate --generator hf:smollm2-135m --limit 20 --out runs/m
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from setsel.datasets import list_datasets
+
+    parser.add_argument("--dataset", required=True, choices=list_datasets(), help="benchmark loader")
+    parser.add_argument("--data", help="file or directory (default: the dataset's file under the data dir)")
+    parser.add_argument("--qa", help="openret only: the <split>_qa.jsonl paired with --data")
+    parser.add_argument("--method", required=True, help="selection method (topk, setr, optiset, ...)")
+    parser.add_argument("--variant", help="method variant (e.g. setr: iri | cot | selection_only)")
+    parser.add_argument("--model", help="selector model id (LLM methods)")
+    parser.add_argument("--k", type=int, default=5, help="k of top-k methods and of Hit@k (default 5)")
+    parser.add_argument("--max-passages", type=int, help="budget on the selected-set size")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N questions")
+    parser.add_argument("--seed", type=int, help="seed for a method's sampling")
+    parser.add_argument("--shuffle-candidates", type=int, metavar="SEED",
+                        help="permute each pool before selection (deterministic per seed and question)")
+    parser.add_argument("--generate", action="store_true", help="answer from the selection; score EM/F1/accuracy")
+    parser.add_argument("--generator", help="generator model id (default hf:smollm2-135m); needs --generate")
+    parser.add_argument("--generator-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="engine option for the generator, e.g. num_threads=1 (repeatable)")
+    parser.add_argument("--max-answer-tokens", type=int, default=32, help="answer length budget (default 32)")
+    parser.add_argument("--novelty-bertscore", action="store_true",
+                        help="also BERTScore-F1 novelty per question (needs the bert_score package)")
+    parser.add_argument("--batch-size", type=int, default=8, help="questions per selector/generator call")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--out", required=True, help="output directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    from setsel.config import ConfigError, parse_overrides
+    from setsel.evaluation.job import EvalJobConfig, run_eval
+    from setsel.selection import SelectorError
+
+    try:
+        generator_options = parse_overrides(args.generator_option)
+        cfg = EvalJobConfig(dataset=args.dataset, data=args.data, qa=args.qa, method=args.method,
+                            variant=args.variant, model=args.model, k=args.k, max_passages=args.max_passages,
+                            limit=args.limit, seed=args.seed, shuffle_candidates=args.shuffle_candidates,
+                            generate=args.generate, generator=args.generator, max_answer_tokens=args.max_answer_tokens,
+                            novelty_bertscore=args.novelty_bertscore, generator_options=generator_options,
+                            batch_size=args.batch_size, out=args.out, progress=not args.no_progress)
+        result, paths = run_eval(cfg)
+    except (SelectorError, ConfigError, ImportError) as exc:
+        print(f"setsel eval: error: {exc}", file=sys.stderr)
+        return 2
+    m = result.metrics
+    shown = ", ".join(f"{key}={m[key]:.4f}" for key in ("set_precision", "set_recall", "hit", "ndcg@10", "em", "f1")
+                      if isinstance(m[key], float))
+    print(f"{m['method']} on {m['dataset']}: {m['n_queries']} questions, {shown}, {m['wall_s']:.2f}s")
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0

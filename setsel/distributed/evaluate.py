@@ -1,0 +1,97 @@
+"""Evaluation on Ray: selection (and answering) sharded over a Ray Data actor pool.
+
+The driver loads the dataset and applies ``limit`` / ``--shuffle-candidates`` exactly as
+the local runner does (:func:`setsel.evaluation.runner.prepare`); each actor of a
+``map_batches`` pool holds one selector (and one generator engine when answers are
+generated) and runs :func:`setsel.evaluation.runner.run_batch` on its batches; the driver
+puts the results back in question order and scores them with the same
+:func:`~setsel.evaluation.runner.build_result`, so a Ray run's metrics equal a local
+run's. Actors ask for ``ray.num_cpus_per_actor`` (0.5) CPUs and the pool has a fixed
+size (``ActorPoolStrategy``): on a 2-core machine, actors holding whole CPUs starve the
+read tasks and the pipeline hangs (../shared/ENVIRONMENT.md).
+
+Rows travel as JSON strings (``Candidates.to_dict``), so pools of any shape pass through
+Arrow unchanged.
+
+Example::
+
+    init_ray()
+    result = evaluate_on_ray(load_config(EvalJobConfig, "configs/eval.yaml"))
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+from setsel.evaluation.job import EvalJobConfig, generator_id, load_candidates, selector_options
+
+
+class SelectActor:
+    """A ``map_batches`` callable: builds the selector (and generator) once, then runs batches."""
+
+    def __init__(self, method: str, options: dict[str, Any], generator: str | None, max_answer_tokens: int,
+                 generator_options: dict[str, Any] | None = None) -> None:
+        from setsel.selection import get_selector
+
+        self.selector = get_selector(method, **options)
+        self.max_answer_tokens = max_answer_tokens
+        self.engine = None
+        if generator is not None:
+            from setsel.engines import load_engine
+
+            self.engine = load_engine(generator, **(generator_options or {}))
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        from setsel.evaluation.runner import run_batch
+        from setsel.types import Candidates
+
+        cands = [Candidates.from_dict(json.loads(s)) for s in batch["candidates"]]
+        selections, answers = run_batch(self.selector, cands, self.engine, self.max_answer_tokens)
+        return {
+            "index": [int(i) for i in batch["index"]],
+            "selection": [json.dumps(s.to_dict(), ensure_ascii=False) for s in selections],
+            "answer": ["" if answers is None else json.dumps(asdict(a), ensure_ascii=False)
+                       for a in (answers or [None] * len(cands))],
+        }
+
+
+def evaluate_on_ray(cfg: EvalJobConfig):
+    """Run ``cfg`` with selection on a Ray actor pool (Ray must be initialised). Returns an EvalResult."""
+    import ray
+
+    from setsel.evaluation.answer import Answer
+    from setsel.evaluation.runner import build_result, prepare
+    from setsel.selection import get_selector_class
+    from setsel.types import Selection
+
+    cls = get_selector_class(cfg.method)
+    options = selector_options(cfg)
+    cls.options_cls.from_options(cls.name, **options)  # bad options fail here, not inside an actor
+    candidates = load_candidates(cfg)
+    start = time.perf_counter()  # as the local runner: dataset loading is not timed
+    items = prepare(candidates, shuffle_seed=cfg.shuffle_candidates)
+    if not items:
+        return build_result([], [], [] if cfg.generate else None, k=cfg.k, method=cls.name, uses_llm=cls.uses_llm,
+                            model=cfg.model, dataset=cfg.dataset, wall_s=time.perf_counter() - start)
+    rows = [{"index": i, "candidates": json.dumps(c.to_dict(), ensure_ascii=False)} for i, c in enumerate(items)]
+    n_blocks = max(1, min(len(rows), cfg.ray.num_actors * 4))
+    ds = ray.data.from_items(rows).repartition(n_blocks)
+    out = ds.map_batches(
+        SelectActor,
+        fn_constructor_kwargs={"method": cfg.method, "options": options, "generator": generator_id(cfg),
+                               "max_answer_tokens": cfg.max_answer_tokens,
+                               "generator_options": cfg.generator_options},
+        batch_size=cfg.batch_size,
+        compute=ray.data.ActorPoolStrategy(size=cfg.ray.num_actors),
+        num_cpus=cfg.ray.num_cpus_per_actor,
+    ).take_all()
+    out.sort(key=lambda r: int(r["index"]))
+    if [int(r["index"]) for r in out] != list(range(len(items))):
+        raise RuntimeError(f"Ray evaluation returned {len(out)} rows for {len(items)} questions")
+    selections = [Selection.from_dict(json.loads(r["selection"])) for r in out]
+    answers = [Answer(**json.loads(r["answer"])) for r in out] if cfg.generate else None
+    return build_result(items, selections, answers, k=cfg.k, method=cls.name, uses_llm=cls.uses_llm,
+                        model=cfg.model, dataset=cfg.dataset, wall_s=time.perf_counter() - start)

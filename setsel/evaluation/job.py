@@ -1,0 +1,130 @@
+"""One evaluation run as a config: what ``setsel eval`` and ``python -m jobs.evaluate`` share.
+
+:class:`EvalJobConfig` (YAML + ``--set a.b=v`` through :func:`setsel.config.load_config`,
+or built from CLI flags) says which dataset, method and options; :func:`run_eval` runs
+it in this process and writes the outputs (see :mod:`setsel.evaluation.report`). The Ray
+job runs the same config with selection sharded over an actor pool
+(:func:`setsel.distributed.evaluate.evaluate_on_ray`).
+
+Example::
+
+    cfg = load_config(EvalJobConfig, "configs/eval.yaml", ["k=3", "limit=20"])
+    result, paths = run_eval(cfg)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from setsel.config import ConfigError
+from setsel.types import Candidates
+
+
+@dataclass
+class RayEvalConfig:
+    """Ray settings of the job: actor pool size, CPUs per actor, cluster address (``None`` = local)."""
+
+    num_actors: int = 2
+    num_cpus_per_actor: float = 0.5
+    address: str | None = None
+
+
+@dataclass
+class EvalJobConfig:
+    """One evaluation (the ``setsel eval`` flags, one field each)."""
+
+    dataset: str = "hotpotqa-ircot"
+    data: str | None = None
+    qa: str | None = None
+    method: str = "topk"
+    variant: str | None = None
+    model: str | None = None
+    k: int = 5
+    max_passages: int | None = None
+    limit: int | None = None
+    seed: int | None = None
+    shuffle_candidates: int | None = None
+    generate: bool = False
+    generator: str | None = None
+    generator_options: dict[str, Any] = field(default_factory=dict)
+    max_answer_tokens: int = 32
+    novelty_bertscore: bool = False
+    batch_size: int = 8
+    selector_options: dict[str, Any] = field(default_factory=dict)
+    out: str = "runs/eval"
+    progress: bool = True
+    ray: RayEvalConfig = field(default_factory=RayEvalConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("k", "batch_size", "max_answer_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an int ≥ 1, got {value!r}")
+        if self.limit is not None and self.limit < 0:
+            raise ConfigError(f"limit must be ≥ 0, got {self.limit}")
+        if (self.generator is not None or self.generator_options) and not self.generate:
+            raise ConfigError("a generator is given but generate is off (use --generate)")
+        if self.ray.num_actors < 1 or self.ray.num_cpus_per_actor <= 0:
+            raise ConfigError("ray.num_actors must be ≥ 1 and ray.num_cpus_per_actor > 0")
+
+
+def selector_options(cfg: EvalJobConfig) -> dict[str, Any]:
+    """Options for :func:`setsel.selection.get_selector`: ``k`` plus the flags that were set."""
+    options: dict[str, Any] = {"k": cfg.k}
+    for name in ("max_passages", "model", "variant", "seed"):
+        value = getattr(cfg, name)
+        if value is not None:
+            options[name] = value
+    clash = sorted(set(options) & set(cfg.selector_options))
+    if clash:
+        raise ConfigError(f"selector_options repeats {clash}; set them with their own flags")
+    return {**options, **cfg.selector_options}
+
+
+def generator_id(cfg: EvalJobConfig) -> str | None:
+    """The generator model id when answers are generated (default ``DEFAULT_MODEL``)."""
+    if not cfg.generate:
+        return None
+    if cfg.generator:
+        return cfg.generator
+    from setsel.engines import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
+def load_candidates(cfg: EvalJobConfig) -> list[Candidates]:
+    """The dataset of ``cfg`` (first ``limit`` questions)."""
+    from setsel.datasets import load_dataset
+
+    return load_dataset(cfg.dataset, cfg.data, cfg.qa, limit=cfg.limit)
+
+
+def settings(cfg: EvalJobConfig, runner: str) -> dict[str, Any]:
+    """What report.md and the Parquet metadata record about the run."""
+    from setsel.datasets import dataset_path
+
+    path = dataset_path(cfg.dataset, cfg.data) if cfg.dataset != "demo" else None
+    return {"runner": runner, "data": str(path) if path else None, "qa": cfg.qa, "variant": cfg.variant,
+            "max_passages": cfg.max_passages, "limit": cfg.limit, "seed": cfg.seed,
+            "shuffle_candidates": cfg.shuffle_candidates, "generator": generator_id(cfg),
+            "generator_options": cfg.generator_options,
+            "batch_size": cfg.batch_size, "selector_options": cfg.selector_options}
+
+
+def run_eval(cfg: EvalJobConfig):
+    """Run ``cfg`` in this process; write the outputs to ``cfg.out``. Returns ``(EvalResult, paths)``."""
+    from setsel.evaluation.report import write_report
+    from setsel.evaluation.runner import evaluate
+    from setsel.selection import get_selector
+
+    selector = get_selector(cfg.method, **selector_options(cfg))
+    try:
+        candidates = load_candidates(cfg)
+        result = evaluate(candidates, selector, k=cfg.k, generate=cfg.generate, generator=generator_id(cfg),
+                          shuffle_seed=cfg.shuffle_candidates, progress=cfg.progress, batch_size=cfg.batch_size,
+                          max_answer_tokens=cfg.max_answer_tokens, dataset=cfg.dataset, model=cfg.model,
+                          novelty_bertscore=cfg.novelty_bertscore, generator_options=cfg.generator_options)
+    finally:
+        selector.close()
+    return result, write_report(result, cfg.out, settings(cfg, "local"))
