@@ -15,7 +15,7 @@ failure answers 503 with ``Retry-After``; the replica keeps serving. With
 Run: ``serve run configs/serve.yaml`` or ``setsel serve --config configs/serve.yaml``.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see real types through Serve's ingress.
 
 import asyncio
 import hmac
@@ -45,6 +45,12 @@ from setsel.distributed.serve_schema import (
 from setsel.types import Candidates, Selection
 
 log = logging.getLogger("setsel.serve")
+
+
+def _uses_llm(method: str) -> bool:
+    from setsel.selection import get_selector_class
+
+    return bool(getattr(get_selector_class(method), "uses_llm", False))
 
 api = FastAPI(title="setsel selector", version="1", description="Set-wise passage selection for RAG.")
 
@@ -116,7 +122,7 @@ class SelectorDeployment:
         self._ids = itertools.count()
         self._selectors: dict[tuple, Any] = {}
         self._engine = None
-        if self.cfg.method in _LLM_METHODS or any(m in _LLM_METHODS for m in self.cfg.allowed_methods):
+        if any(_uses_llm(m) for m in {self.cfg.method, *self.cfg.allowed_methods}):
             from setsel.engines import load_engine
 
             self._engine = load_engine(self.cfg.model, **self.cfg.engine_options)
@@ -143,7 +149,7 @@ class SelectorDeployment:
             from setsel.selection import get_selector
 
             options = dict(self.cfg.selector_options)
-            if method in _LLM_METHODS:
+            if _uses_llm(method):
                 options["engine"] = self._engine
                 if variant is not None:
                     options["variant"] = variant
@@ -243,8 +249,6 @@ class SelectorDeployment:
         )
         return await self._select_one(select_req)
 
-
-_LLM_METHODS = {"setr", "optiset", "listwise"}
 
 
 def build_app(args: dict[str, Any] | None = None):
