@@ -18,6 +18,8 @@ LOCAL_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
     "TOKENIZERS_PARALLELISM": "false",
     "HF_HUB_OFFLINE": "1",
+    # A loaded 2-core machine can take more than Serve's default 5 s to start its HTTP proxy.
+    "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",
 }
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from ray import serve
 
 from setsel.config import _build  # dataclass builder with unknown-key errors
@@ -67,6 +68,12 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     # Only JSON-safe parts of the pydantic errors (inputs may be arbitrary bytes).
     detail = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
     return _error(422, "invalid request", detail=detail)
+
+
+@api.exception_handler(StarletteHTTPException)
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    # e.g. a body that is not UTF-8 (400), unknown routes (404), wrong methods (405).
+    return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
 class _BodyLimit:
