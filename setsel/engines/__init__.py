@@ -4,6 +4,7 @@ Importing this package is light; backends load on :func:`load_engine`.
 """
 
 from setsel.engines.base import ContextLengthError, EngineError, LLMEngine, NotSupportedError
+from setsel.engines.models import ModelNotFoundError
 from setsel.engines.registry import DEFAULT_MODEL, ENGINES, load_engine, parse_model_id, register_engine
 from setsel.types import Completion, GenerationParams, RegexConstraint, Scored, SelectionConstraint
 
@@ -15,6 +16,7 @@ __all__ = [
     "EngineError",
     "GenerationParams",
     "LLMEngine",
+    "ModelNotFoundError",
     "NotSupportedError",
     "RegexConstraint",
     "Scored",

@@ -5,8 +5,8 @@ safetensors folder, then < 1 s per load); a local folder, a ``.gguf`` file or (o
 ``HF_HUB_OFFLINE`` is unset) a hub id work too. ``adapter=`` puts a peft LoRA adapter on top.
 
 Decoding:
-- prompts × ``n`` samples are flattened into rows and run ``batch_size`` rows per
-  ``generate`` call, left-padded;
+- prompts × ``n`` samples are flattened into rows, sorted by length, and run
+  ``batch_size`` rows per ``generate`` call, left-padded;
 - greedy when ``temperature == 0``; otherwise each row draws from its own generator seeded
   by (``params.seed``, prompt, sample index) (:mod:`setsel.engines.sampling`), so a sample
   does not depend on the rest of the batch; ``seed=None`` draws a fresh seed per call;
@@ -20,8 +20,9 @@ Decoding:
 
 Example:
     >>> eng = HFEngine("smollm2-135m", batch_size=4)                       # doctest: +SKIP
-    >>> eng.generate([[{"role": "user", "content": "Hi"}]], GenerationParams(max_tokens=5))  # doctest: +SKIP
-    [[Completion(text='Hello! How can', prompt_tokens=31, completion_tokens=5, finish_reason='length')]]
+    >>> [[c]] = eng.generate([[{"role": "user", "content": "Hi"}]], GenerationParams(max_tokens=5))  # doctest: +SKIP
+    >>> c.completion_tokens, c.finish_reason                              # doctest: +SKIP
+    (5, 'length')
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from setsel.engines.base import (
     validate_prompts,
 )
 from setsel.engines.models import resolve_model
+from setsel.engines.sampling import make_sampler, row_seed
 from setsel.types import Completion, GenerationParams, Message, Scored
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -189,15 +191,16 @@ class HFEngine:
             return []
         self._check_open()
         texts = [self.chat_text(p, params.prefix) for p in prompts]
-        check_lengths([len(self.encode(t)) for t in texts], params.max_tokens, self.max_context)
-        rows = [(i, j) for i in range(len(texts)) for j in range(params.n)]
+        lengths = [len(self.encode(t)) for t in texts]
+        check_lengths(lengths, params.max_tokens, self.max_context)
+        # Longest first, so each batch holds similar lengths (less padding); stable, so a
+        # prompt's samples stay in order. Results do not depend on batch composition.
+        rows = sorted(((i, j) for i in range(len(texts)) for j in range(params.n)), key=lambda r: -lengths[r[0]])
         seed = params.seed if params.seed is not None else int.from_bytes(os.urandom(7), "little")
         out: list[list[Completion]] = [[] for _ in texts]
         for start in range(0, len(rows), self.batch_size):
             chunk = rows[start : start + self.batch_size]
             chunk_texts = [texts[i] for i, _ in chunk]
-            from setsel.engines.sampling import row_seed
-
             seeds = [row_seed(seed, texts[i], j) for i, j in chunk]
             for (i, _), completion in zip(chunk, self._run(chunk_texts, seeds, params)):
                 out[i].append(completion)
@@ -215,8 +218,6 @@ class HFEngine:
             compiled = compile_constraint(self.tokenizer, self.vocab_size, params.constraint)
             processors.append(make_grammar_processor(compiled, self.end_ids))
         if params.temperature > 0:
-            from setsel.engines.sampling import make_sampler
-
             processors.append(make_sampler(seeds, params.temperature, params.top_p))
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_tokens,

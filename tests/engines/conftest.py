@@ -38,7 +38,8 @@ def tiny_model_dir(tmp_path_factory, smol_dir):
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+                      pad_token_id=tok.pad_token_id, tie_word_embeddings=True,
+                      initializer_range=0.2)  # wide enough that greedy text varies by prompt
     model = LlamaForCausalLM(cfg)
     out = tmp_path_factory.mktemp("tiny-llama")
     model.save_pretrained(out)
@@ -50,6 +51,8 @@ def tiny_model_dir(tmp_path_factory, smol_dir):
 def tiny_engine(tiny_model_dir):
     from setsel.engines import load_engine
 
-    engine = load_engine(f"hf:{tiny_model_dir}", batch_size=4)
+    # One thread: tiny matrices gain nothing from more, and on shared cores OpenMP spinning made
+    # a 2-thread run 30x slower (torch threads are process-wide).
+    engine = load_engine(f"hf:{tiny_model_dir}", batch_size=4, num_threads=1)
     yield engine
     engine.close()

@@ -1,4 +1,10 @@
-"""The embedded SmolLM2 through the hf engine on real HotpotQA dev questions (slow)."""
+"""The embedded SmolLM2-135M through the hf engine on real HotpotQA dev questions (slow).
+
+Each question comes with its 10 paragraphs (../shared/data/hotpotqa_ircot500/dev.jsonl),
+rendered with the project's SetR templates. Unconstrained, this model almost never writes a
+``### Final Selection`` line (ENVIRONMENT.md: 0 of 12); with the selection grammar it must,
+every time.
+"""
 
 import pytest
 from helpers.data import hotpot_rows
@@ -9,41 +15,50 @@ from setsel.prompts import parse_selection, render
 pytestmark = [pytest.mark.slow]
 
 
-@pytest.mark.timeout(600)
-def test_constrained_selection_always_parses(smol_engine, data_dir):
+def _check(text: str, num: int, limit: int) -> list[int]:
+    parsed = parse_selection(text, num)
+    assert parsed.status == "ok", (text, parsed.problems)
+    assert 1 <= len(parsed.ids) <= limit and len(set(parsed.ids)) == len(parsed.ids)
+    assert all(1 <= i <= num for i in parsed.ids)
+    return parsed.ids
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("sampled", [False, True], ids=["greedy", "sampled"])
+def test_constrained_selection_parses_for_20_of_20_questions(smol_engine, data_dir, sampled):
     rows = hotpot_rows(data_dir, 20)
+    assert len(rows) == 20 and all(len(ps) == 10 for _, ps in rows)
+    # 60 words per passage (~1.1k prompt tokens) keeps the 2 × 20 prompts affordable on CPU.
     prompts = [render("setr_selection_only", question=q, passages=ps, max_words=60) for q, ps in rows]
-    for params in (GenerationParams(max_tokens=40, constraint=SelectionConstraint(10, 5)),
-                   GenerationParams(max_tokens=40, temperature=1.0, seed=1, constraint=SelectionConstraint(10, 5))):
-        outs = smol_engine.generate(prompts, params)
-        ok = 0
-        for (q, ps), [c] in zip(rows, outs):
-            parsed = parse_selection(c.text, len(ps))
-            assert parsed.status in ("ok", "repaired"), c.text
-            assert parsed.ids and all(1 <= i <= len(ps) for i in parsed.ids)
-            assert len(parsed.ids) == len(set(parsed.ids)) <= 5
-            ok += 1
-        assert ok == 20
+    constraint = SelectionConstraint(num_candidates=10, max_passages=5)
+    params = GenerationParams(max_tokens=32, constraint=constraint)
+    if sampled:
+        params = params.replace(temperature=1.0, seed=7)
+    outs = smol_engine.generate(prompts, params)
+    assert len(outs) == 20
+    for [c] in outs:
+        _check(c.text, 10, 5)
+        assert c.finish_reason == "stop" and c.completion_tokens <= 32
 
 
-@pytest.mark.timeout(300)
-def test_two_phase_iri_gives_final_selection(smol_engine, data_dir):
-    """Free IRI reasoning, then the constrained selection: a parseable final line."""
+@pytest.mark.timeout(600)
+def test_iri_reasoning_then_final_selection(smol_engine, data_dir):
+    """SetR IRI: free reasoning (stopped at the selection header), then the selection
+    grammar continues the same reply: one parseable ``### Final Selection``."""
     [(q, ps)] = hotpot_rows(data_dir, 1)
-    messages = render("setr_iri", question=q, passages=ps, max_words=80)
-    [[reasoning]] = smol_engine.generate([messages], GenerationParams(max_tokens=64, stop=("### Final Selection",)))
-    params = GenerationParams(max_tokens=30, prefix=reasoning.text.rstrip() + "\n",
-                              constraint=SelectionConstraint(len(ps)))
-    [[final]] = smol_engine.generate([messages], params)
-    assert final.text.startswith(reasoning.text.rstrip())
-    parsed = parse_selection(final.text, len(ps))
-    assert parsed.status == "ok" and parsed.ids
+    messages = render("setr_iri", question=q, passages=ps, max_words=100)
+    [[reasoning]] = smol_engine.generate([messages], GenerationParams(max_tokens=40, stop=("### Final Selection",)))
+    prefix = reasoning.text.rstrip() + "\n"
+    [[final]] = smol_engine.generate([messages], GenerationParams(max_tokens=30, prefix=prefix,
+                                                                   constraint=SelectionConstraint(len(ps))))
+    assert final.text.startswith(prefix) and final.text.count("### Final Selection") == 1
+    _check(final.text, len(ps), len(ps))
 
 
 @pytest.mark.timeout(300)
-def test_score_answer_tokens(smol_engine):
+def test_score_prefers_the_supported_answer(smol_engine):
     messages = render("answer", question="What is the capital of France?", passages=[
         {"title": "Paris", "text": "Paris is the capital and largest city of France."}])
     good, bad = smol_engine.score([messages, messages], ["Paris", "Tokyo"])
-    assert len(good.token_logprobs) >= 1 and all(v <= 0 for v in good.token_logprobs)
+    assert good.token_logprobs and all(v <= 0 for v in good.token_logprobs)
     assert good.mean_nll < bad.mean_nll

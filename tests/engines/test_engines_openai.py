@@ -170,3 +170,17 @@ def test_bad_ids_and_options(spec):
         load_engine(f"openai:{spec}")
     with pytest.raises(ValueError, match="constraint_style"):
         load_engine("openai:m@http://127.0.0.1:9/v1", constraint_style="xml")
+
+
+def test_json_schema_request_and_answer_mapping():
+    eng = load_engine("openai:m@http://127.0.0.1:9/v1", constraint_style="json_schema")
+    sel = SelectionConstraint(4, 2)
+    body, extra = eng._constraint_request(sel)
+    schema = extra["response_format"]["json_schema"]["schema"]
+    assert body == {} and schema["properties"]["selection"]["maxItems"] == 2
+    assert schema["properties"]["selection"]["items"]["maximum"] == 4
+    assert eng._from_json('{"selection": [3, 1]}', sel) == "### Final Selection: [3] [1]"
+    assert eng._from_json("not json", sel) == "not json"  # left for the parser to flag
+    _, extra = eng._constraint_request(RegexConstraint(r"yes|no"))
+    assert extra["response_format"]["json_schema"]["schema"]["properties"]["text"]["pattern"] == "^(?:yes|no)$"
+    assert eng._from_json('{"text": "yes"}', RegexConstraint(r"yes|no")) == "yes"

@@ -1,0 +1,156 @@
+"""Ray Train wiring for selector training: ``TorchTrainer`` + checkpoints + export.
+
+:func:`run_training` starts (or joins) Ray, runs :func:`setsel.training.trainer.train_worker`
+on ``scaling.num_workers`` workers (``ScalingConfig(num_workers, use_gpu)``; gloo on CPU,
+nccl on GPU), then copies the final adapter to ``<output_dir>/adapter`` (and merges it into
+``<output_dir>/merged`` when ``merge: true``).
+
+Checkpoints go through ``ray.train.report(metrics, checkpoint=...)`` every
+``checkpoint_every`` steps and at the end; Ray keeps the newest ``keep_checkpoints``. A run
+is identified by ``RunConfig(name=run_name, storage_path=storage_path)``: starting the same
+run again resumes from its latest checkpoint (Ray Train V2 reloads the run's checkpoint
+snapshot and ``ray.train.get_checkpoint()`` returns it); ``resume: false`` refuses to reuse
+a run folder; ``resume_from: <checkpoint dir>`` starts a new run from a given checkpoint.
+
+Example:
+    result = run_training(load_train_config("configs/train_tiny_cpu.yaml"))
+    result["adapter"]   # '<output_dir>/adapter'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from setsel.config import ConfigError
+from setsel.distributed.runtime import init_ray
+from setsel.training.config import TrainConfig
+
+WORKER_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM", "TORCH_EXTENSIONS_DIR",
+              "SETSEL_CACHE_DIR", "SETSEL_DATA_DIR", "DS_ACCELERATOR")
+
+
+class RaySession:
+    """The :class:`setsel.training.trainer.Session` of a Ray Train worker."""
+
+    def __init__(self) -> None:
+        import ray.train
+        import torch
+
+        ctx = ray.train.get_context()
+        self.world_rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
+        if torch.cuda.is_available():
+            import ray.train.torch
+
+            self.device = str(ray.train.torch.get_device())
+        else:
+            self.device = "cpu"
+
+    def restore(self, load):
+        import ray.train
+
+        checkpoint = ray.train.get_checkpoint()
+        if checkpoint is None:
+            return None
+        with checkpoint.as_directory() as folder:
+            return load(Path(folder))
+
+    def report(self, metrics, checkpoint_dir):
+        import ray.train
+
+        checkpoint = ray.train.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def _train_loop(config: dict[str, Any]) -> None:
+    """Ray Train's ``train_loop_per_worker``: rebuild the config, run the shared loop."""
+    import torch
+
+    from setsel.training.trainer import train_worker
+
+    cfg: TrainConfig = config["cfg"]
+    if cfg.scaling.threads_per_worker:
+        torch.set_num_threads(cfg.scaling.threads_per_worker)
+    train_worker(cfg, RaySession())
+
+
+def _run_exists(cfg: TrainConfig) -> bool:
+    return (Path(cfg.storage_path) / str(cfg.run_name)).is_dir()
+
+
+def build_trainer(cfg: TrainConfig):
+    """The ``TorchTrainer`` for an already :meth:`~TrainConfig.resolved` config."""
+    from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    env = {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
+    threads = cfg.scaling.threads_per_worker
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    resources = {"CPU": cfg.scaling.cpus_per_worker}
+    return TorchTrainer(
+        _train_loop,
+        train_loop_config={"cfg": cfg},
+        torch_config=TorchConfig(backend="nccl" if cfg.scaling.use_gpu else "gloo"),
+        scaling_config=ScalingConfig(num_workers=cfg.scaling.num_workers, use_gpu=cfg.scaling.use_gpu,
+                                     resources_per_worker=resources),
+        run_config=RunConfig(
+            name=cfg.run_name,
+            storage_path=cfg.storage_path,
+            checkpoint_config=CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
+            failure_config=FailureConfig(max_failures=0),
+            worker_runtime_env={"env_vars": env} if env else None,
+        ),
+        resume_from_checkpoint=Checkpoint(cfg.resume_from) if cfg.resume_from else None,
+    )
+
+
+def _last_metrics(output_dir: Path) -> dict[str, Any]:
+    path = output_dir / "metrics.jsonl"
+    rows = [json.loads(r) for r in path.read_text(encoding="utf-8").splitlines() if r.strip()] if path.is_file() else []
+    return rows[-1] if rows else {}
+
+
+def run_training(cfg: TrainConfig, address: str | None = None) -> dict[str, Any]:
+    """Train with Ray Train; return a summary (paths, steps, fit seconds).
+
+    Keys: ``adapter`` (folder), ``merged`` (folder or None), ``checkpoint`` (the latest
+    Ray checkpoint folder), ``step``, ``total_steps``, ``finished``, ``metrics`` (the last
+    reported row), ``fit_seconds``.
+    """
+    cfg = cfg.resolved()
+    if not cfg.resume and _run_exists(cfg):
+        raise ConfigError(f"run folder {Path(cfg.storage_path) / str(cfg.run_name)} exists and resume=false: "
+                          "choose another run_name/output_dir or set resume=true")
+    init_ray(address)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    result = build_trainer(cfg).fit()
+    fit_seconds = time.perf_counter() - t0
+    if result.error is not None:
+        raise result.error
+    if result.checkpoint is None:
+        raise RuntimeError("training reported no checkpoint")
+    with result.checkpoint.as_directory() as folder:
+        folder = Path(folder)
+        state = json.loads((folder / "trainer_state.json").read_text())
+        adapter = out / "adapter"
+        shutil.rmtree(adapter, ignore_errors=True)
+        shutil.copytree(folder / "adapter", adapter)
+        checkpoint_path = str(folder)
+    finished = state["step"] >= state["total_steps"]
+    merged = None
+    if cfg.merge and finished and cfg.lora.enabled:
+        from setsel.training.model import merge_adapter
+
+        merged = str(merge_adapter(cfg.model, adapter, out / "merged"))
+    summary = {"adapter": str(adapter), "merged": merged, "checkpoint": checkpoint_path, "step": state["step"],
+               "total_steps": state["total_steps"], "finished": finished, "metrics": _last_metrics(out),
+               "fit_seconds": round(fit_seconds, 2)}
+    (out / "train_summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary

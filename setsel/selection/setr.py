@@ -1,0 +1,74 @@
+"""``setr``: SetR zero-shot set selection (SetR §3), variants ``iri | cot | selection_only``.
+
+- ``iri`` (default): Information Requirement Identification — list the requirements, find
+  passages for each, choose a set that covers them (template ``setr_iri``);
+- ``cot``: "Let's think step by step." then the final selection (``setr_cot``);
+- ``selection_only``: output only the final selection (``setr_selection_only``).
+
+The reasoning variants decode in two phases (free reasoning up to ``reasoning_tokens``,
+then the selection under the grammar constraint); ``selection_only`` is constrained
+directly; ``constrained=False`` makes one free generation parsed as is
+(:mod:`setsel.selection.decoding`). The whole batch is one stage: one engine call per
+phase, every question's prompt (or prompts, for pools larger than the context: the pool
+is split, each chunk selected, and the union re-selected in one more batched call) in it.
+A fine-tuned selector is just another ``model`` id (an adapter on the hf engine).
+
+Example:
+    >>> from setsel.selection import get_selector
+    >>> sel = get_selector("setr", variant="selection_only", max_passages=3)
+    >>> sel.options.variant, sel.template
+    ('selection_only', 'setr_selection_only')
+    >>> sel.select(candidates)[0].selected_ids   # doctest: +SKIP
+    ['5a7bbb64554299042af8f7cc#0', '5a7bbb64554299042af8f7cc#3']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from setsel.selection import register_selector
+from setsel.selection.base import SelectorError, SelectorOptions
+from setsel.selection.llm import LLMOptions, LLMSelector
+from setsel.selection.stages import Job, run_stage
+from setsel.types import Candidates, Selection
+
+# variant -> (template, reasons before selecting)
+VARIANTS: dict[str, tuple[str, bool]] = {
+    "iri": ("setr_iri", True),
+    "cot": ("setr_cot", True),
+    "selection_only": ("setr_selection_only", False),
+}
+
+
+@dataclass
+class SetROptions(LLMOptions):
+    """:class:`~setsel.selection.llm.LLMOptions` plus ``variant``."""
+
+    variant: str = "iri"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.variant not in VARIANTS:
+            raise SelectorError(f"setr variant must be one of {sorted(VARIANTS)}, got {self.variant!r}")
+
+
+@register_selector("setr")
+class SetR(LLMSelector):
+    """SetR set selection with any engine (see the module docstring)."""
+
+    options_cls: ClassVar[type[SelectorOptions]] = SetROptions
+
+    @property
+    def template(self) -> str:
+        return VARIANTS[self.options.variant][0]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.options.variant}"
+
+    def _select(self, batch: list[Candidates]) -> list[Selection]:
+        template, reasoning = VARIANTS[self.options.variant]
+        jobs = [Job(question=c.query.question, passages=c.passages, template=template) for c in batch]
+        results = run_stage(self.engine, jobs, self.decode_config(reasoning), self.limits) if jobs else []
+        return [self.to_selection(c, r) for c, r in zip(batch, results)]

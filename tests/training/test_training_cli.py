@@ -1,0 +1,52 @@
+"""The training entry points and config validation (fast: no training)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from setsel.config import ConfigError
+from setsel.training.config import load_train_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(180)
+def test_jobs_train_entry_point_reads_every_config():
+    for name in ("setlist", "sft", "dpo", "tiny_cpu"):
+        proc = subprocess.run([sys.executable, "-m", "jobs.train", "--config", f"configs/train_{name}.yaml",
+                               "--set", "optim.lr=0.0001", "--print-config"], capture_output=True, text=True,
+                              timeout=60, cwd=REPO)
+        assert proc.returncode == 0, proc.stderr
+        cfg = json.loads(proc.stdout)
+        assert cfg["optim"]["lr"] == 0.0001 and Path(cfg["output_dir"]).is_absolute()
+        assert Path(cfg["scaling"]["deepspeed_config"]).is_file()
+    bad = subprocess.run([sys.executable, "-m", "jobs.train", "--config", "configs/train_setlist.yaml",
+                          "--set", "optim.lrr=1", "--print-config"], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert bad.returncode == 2 and "optim.lrr" in bad.stderr
+
+
+def test_config_defaults_follow_the_design():
+    cfg = load_train_config(REPO / "configs" / "train_setlist.yaml")
+    assert (cfg.loss, cfg.lam, cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.optim.lr, cfg.optim.epochs) == (
+        "setlist", 0.1, 128, 32, 0.05, 3e-5, 1)
+    assert cfg.lora.target_modules == ["all-linear"] and cfg.data.template == "optiset_train"
+    assert cfg.resolved_precision == "fp32"
+    assert load_train_config(REPO / "configs" / "train_setlist.yaml", ["scaling.use_gpu=true"]).resolved_precision == "bf16"
+    assert load_train_config(REPO / "configs" / "train_dpo.yaml").loss == "dpo"
+    assert load_train_config(REPO / "configs" / "train_sft.yaml").loss == "sft"
+
+
+def test_config_rejects_inconsistent_settings():
+    with pytest.raises(ConfigError, match="lora.enabled"):
+        load_train_config(REPO / "configs" / "train_dpo.yaml", ["lora.enabled=false"])
+    with pytest.raises(ConfigError, match="target must be 'selection'"):
+        load_train_config(REPO / "configs" / "train_setlist.yaml", ["data.target=teacher"])
+    with pytest.raises(ConfigError, match="data.train is required"):
+        load_train_config(None, [])
+    with pytest.raises(ConfigError, match="loss"):
+        load_train_config(REPO / "configs" / "train_setlist.yaml", ["loss=ranknet"])
