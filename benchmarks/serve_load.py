@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=180.0, help="time bound per level")
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from setsel.distributed.runtime import set_local_env
+
+    set_local_env()  # before `import ray`: keeps every Ray socket on 127.0.0.1
     from ray import serve
 
     from setsel.config import _build
