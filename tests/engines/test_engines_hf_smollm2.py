@@ -21,7 +21,7 @@ def _check(text: str, num: int, limit: int) -> list[int]:
     # drops repeats, which is the only repair allowed here.
     assert parsed.status in ("ok", "repaired"), (text, parsed.problems)
     assert all(p.startswith("dropped repeated id") for p in parsed.problems), (text, parsed.problems)
-    assert text.startswith("### Final Selection: [")
+    assert "### Final Selection: [" in text
     assert 1 <= len(parsed.ids) <= limit and len(set(parsed.ids)) == len(parsed.ids)
     assert all(1 <= i <= num for i in parsed.ids)
     return parsed.ids
