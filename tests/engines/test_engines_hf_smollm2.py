@@ -42,7 +42,7 @@ def test_constrained_selection_parses_for_20_of_20_questions(smol_engine, data_d
     assert len(outs) == 20
     for [c] in outs:
         _check(c.text, 10, 5)
-        assert c.finish_reason == "stop" and c.completion_tokens <= 32
+        assert c.finish_reason in ("stop", "length") and c.completion_tokens <= 32
 
 
 @pytest.mark.timeout(600)
