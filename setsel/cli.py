@@ -17,6 +17,8 @@ import sys
 # name -> (module, one-line help). Add a line here to register a subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("setsel.commands.version", "print the setsel version"),
+    "index": ("setsel.commands.index", "build a BM25 / dense (FAISS) / hybrid index of a corpus or a pooled benchmark"),
+    "retrieve": ("setsel.commands.retrieve", "retrieve top-k candidates for queries from an index (Candidates Parquet)"),
     "demo": ("setsel.commands.demo", "run the end-to-end demo on the embedded demo set"),
     "synthesize": ("setsel.commands.synthesize", "synthesise selector training data (OptiSet / SetR teacher)"),
     "serve": ("setsel.commands.serve", "deploy the selector HTTP endpoint on Ray Serve"),

@@ -12,3 +12,13 @@ def hotpot_rows(data_dir, n):
             if len(rows) == n:
                 break
     return rows
+
+
+def write_jsonl(path, rows):
+    """Write ``rows`` (dicts, or raw strings written as-is) one per line; returns ``path``."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
+    return path

@@ -26,8 +26,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(ray_local):
+def server(ray_local, tmp_path_factory):
     from ray import serve
+
+    from setsel.retrieval.job import IndexJobConfig, run_index
+
+    index_dir = tmp_path_factory.mktemp("serve_index") / "demo-bm25"  # /v1/search retrieves from it
+    run_index(IndexJobConfig(dataset="demo", out=str(index_dir), retriever="bm25", progress=False))
 
     from setsel.config import _build
     from setsel.distributed.serve import SelectorDeployment
@@ -37,7 +42,8 @@ def server(ray_local):
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     open_cfg = _build(ServeAppConfig, {"model": "hf:smollm2-135m", "method": "topk", "variant": None,
                                        "allowed_methods": ["setr", "topk"],
-                                       "selector_options": {}, "limits": {"max_passages": 30}})
+                                       "selector_options": {}, "limits": {"max_passages": 30},
+                                       "index": str(index_dir)})
     small = {"num_cpus": 0.25}
     locked_cfg = _build(ServeAppConfig, {"method": "topk", "variant": None, "allowed_methods": ["topk"],
                                          "selector_options": {"k": 2}, "api_key_env": "SETSEL_TEST_KEY"})
@@ -195,3 +201,19 @@ def test_fuzz_malformed_bodies_only_4xx(server):
     assert len(statuses) >= 500
     assert sum(400 <= s < 500 for s in statuses) >= 450  # nearly all generated bodies are invalid
     assert server.get("/healthz").status_code == 200
+
+
+def test_search_retrieves_from_the_index_then_selects(server):
+    from setsel.datasets.demo import load_demo
+    from setsel.retrieval.corpus import content_id
+
+    c = load_demo()[0]
+    r = server.post("/v1/search", json={"question": c.query.question, "k": 6, "method": "topk"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    gold = {content_id(p.title, p.text) for p in c.passages if p.id in c.query.gold_passage_ids}
+    assert 1 <= len(body["selected"]) <= 6 and set(body["selected"]) & gold
+    assert all(i.startswith("p-") for i in body["selected"])   # ids of the pooled corpus
+    assert server.post("/locked/v1/search", json={"question": "x"},
+                       headers={"authorization": "Bearer s3cret"}).status_code == 404   # no index there
+    assert server.post("/v1/search", json={"question": "x", "k": 0}).status_code == 422
