@@ -87,6 +87,7 @@ def evaluate_on_ray(cfg: EvalJobConfig):
         batch_size=cfg.batch_size,
         compute=ray.data.ActorPoolStrategy(size=cfg.ray.num_actors),
         num_cpus=cfg.ray.num_cpus_per_actor,
+        num_gpus=cfg.ray.num_gpus_per_actor or None,
     ).take_all()
     out.sort(key=lambda r: int(r["index"]))
     if [int(r["index"]) for r in out] != list(range(len(items))):

@@ -27,6 +27,7 @@ class RayEvalConfig:
 
     num_actors: int = 2
     num_cpus_per_actor: float = 0.5
+    num_gpus_per_actor: float = 0.0     # 1 on a GPU cluster (an engine per GPU)
     address: str | None = None
 
 
@@ -65,8 +66,8 @@ class EvalJobConfig:
             raise ConfigError(f"limit must be ≥ 0, got {self.limit}")
         if (self.generator is not None or self.generator_options) and not self.generate:
             raise ConfigError("a generator is given but generate is off (use --generate)")
-        if self.ray.num_actors < 1 or self.ray.num_cpus_per_actor <= 0:
-            raise ConfigError("ray.num_actors must be ≥ 1 and ray.num_cpus_per_actor > 0")
+        if self.ray.num_actors < 1 or self.ray.num_cpus_per_actor <= 0 or self.ray.num_gpus_per_actor < 0:
+            raise ConfigError("ray.num_actors must be ≥ 1, ray.num_cpus_per_actor > 0, ray.num_gpus_per_actor ≥ 0")
 
 
 def selector_options(cfg: EvalJobConfig) -> dict[str, Any]:

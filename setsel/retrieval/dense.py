@@ -61,7 +61,7 @@ def build_faiss(vectors: np.ndarray | list[np.ndarray], factory: str = "Flat", g
     import faiss
 
     shards = vectors if isinstance(vectors, list) else [vectors]
-    shards = [np.ascontiguousarray(s, dtype=np.float32) for s in shards if len(s)]
+    shards = [s for s in shards if len(s)]  # memory-mapped shards stay on disk until added
     if not shards:
         raise DenseIndexError("no embeddings to index")
     dims = {s.shape[1] for s in shards if s.ndim == 2}
@@ -79,16 +79,27 @@ def build_faiss(vectors: np.ndarray | list[np.ndarray], factory: str = "Flat", g
         gpu_index = faiss.index_cpu_to_all_gpus(index)
     target = gpu_index if gpu_index is not None else index
     if not target.is_trained:
-        rng = np.random.default_rng(seed)
-        all_rows = np.concatenate(shards) if len(shards) > 1 else shards[0]
-        sample = all_rows[rng.choice(n, size=min(n, train_size), replace=False)] if n > train_size else all_rows
-        nlist = getattr(faiss.extract_index_ivf(index), "nlist", 1) if "IVF" in spec else 1
-        if len(sample) < nlist:
-            raise DenseIndexError(f"{spec}: {len(sample)} training vectors for {nlist} lists; use fewer lists or Flat")
-        target.train(sample)
+        nlist = faiss.extract_index_ivf(index).nlist if "IVF" in spec else 1
+        size = min(n, max(train_size, 64 * nlist))  # FAISS wants ≥ 39 training vectors per list
+        if size < nlist:
+            raise DenseIndexError(f"{spec}: {size} training vectors for {nlist} lists; use fewer lists or Flat")
+        target.train(_sample_rows(shards, size, seed))
     for s in shards:
-        target.add(s)
+        target.add(np.ascontiguousarray(s, dtype=np.float32))  # one shard in memory at a time
     return faiss.index_gpu_to_cpu(gpu_index) if gpu_index is not None else index
+
+
+def _sample_rows(shards: list[np.ndarray], size: int, seed: int) -> np.ndarray:
+    """``size`` rows drawn uniformly from the (memory-mapped) shards without concatenating them."""
+    n = sum(len(s) for s in shards)
+    picks = np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False)) if size < n else np.arange(n)
+    out, start = [], 0
+    for s in shards:
+        local = picks[(picks >= start) & (picks < start + len(s))] - start
+        if len(local):
+            out.append(np.asarray(s[local], dtype=np.float32))
+        start += len(s)
+    return np.ascontiguousarray(np.concatenate(out))
 
 
 def search_faiss(index, queries: np.ndarray, k: int, nprobe: int = 32, ef_search: int = 128,

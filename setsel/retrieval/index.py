@@ -207,16 +207,23 @@ class Index:
         return [Passage(id=i, title=t, text=x) for i, t, x in zip(part["id"], part["title"], part["text"])]
 
     def search_rows(self, questions: list[str], k: int, fusion_depth: int | None = None,
-                    rrf_k: int = 60, nprobe: int = 32) -> list[tuple[list[int], list[float]]]:
-        """Top-``k`` ``(rows, scores)`` per question: BM25 scores, inner products, or RRF scores."""
-        if self.retriever == "bm25":
+                    rrf_k: int = 60, nprobe: int = 32, retriever: str | None = None,
+                    ) -> list[tuple[list[int], list[float]]]:
+        """Top-``k`` ``(rows, scores)`` per question: BM25 scores, inner products, or RRF scores.
+
+        ``retriever`` searches one part of a hybrid index (``bm25`` or ``dense``) instead of both.
+        """
+        mode = retriever or self.retriever
+        if mode not in self.parts:
+            raise ValueError(f"this {self.retriever} index cannot search with {mode!r} (it has {self.parts})")
+        if mode == "bm25":
             return self.bm25.search(questions, k)
         from setsel.retrieval.dense import search_faiss
 
-        depth = k if self.retriever == "dense" else max(fusion_depth or 0, 2 * k, 100)
+        depth = k if mode == "dense" else max(fusion_depth or 0, 2 * k, 100)
         qvecs = self.encoder.encode(questions, kind="query")
         dense = search_faiss(self.faiss_index, qvecs, depth, nprobe=nprobe, gpu_index=self._gpu_index)
-        if self.retriever == "dense":
+        if mode == "dense":
             return dense
         sparse = self.bm25.search(questions, depth)
         out = []
@@ -224,6 +231,11 @@ class Index:
             fused = rrf([d_rows, s_rows], k=rrf_k, limit=k)
             out.append(([int(r) for r, _ in fused], [float(s) for _, s in fused]))
         return out
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The retrievers this index can search with."""
+        return ("bm25", "dense", "hybrid") if self.retriever == "hybrid" else (self.retriever,)
 
     def search(self, questions: list[str | Query], k: int = 20, **kwargs: Any) -> list[Candidates]:
         """Retrieve ``k`` passages for each question (a string or a :class:`Query` with labels)."""

@@ -4,6 +4,8 @@
   passages for each, choose a set that covers them (template ``setr_iri``);
 - ``cot``: "Let's think step by step." then the final selection (``setr_cot``);
 - ``selection_only``: output only the final selection (``setr_selection_only``).
+- ``trained``: a selector fine-tuned by ``setsel train`` — the training prompt
+  (``optiset_train``, OptiSet Table 9), selection only; use it with the adapter's model id.
 
 The reasoning variants decode in two phases (free reasoning up to ``reasoning_tokens``,
 then the selection under the grammar constraint); ``selection_only`` is constrained
@@ -38,6 +40,9 @@ VARIANTS: dict[str, tuple[str, bool]] = {
     "iri": ("setr_iri", True),
     "cot": ("setr_cot", True),
     "selection_only": ("setr_selection_only", False),
+    # A selector trained by setsel train (OptiSet §3.3): the training prompt (OptiSet Table 9),
+    # answered with the selection only, exactly as the collator rendered it in training.
+    "trained": ("optiset_train", False),
 }
 
 

@@ -25,26 +25,44 @@ from setsel.types import Passage
 PROXY_P = {"gold": 0.9, "one_gold": 0.6, "gold_plus_distractor": -0.6, "distractors": -0.9}
 
 
-def hotpot_gold_example(row: dict, seed: int = 0) -> TrainExample | None:
-    """One example from a HotpotQA row (``question``, ``context``, ``supporting_facts``);
-    ``None`` when the row has fewer than two gold or two distractor paragraphs."""
-    titles = [t for t, _ in row["context"]]
-    gold_titles = {t for t, _ in row["supporting_facts"]}
-    passages = [Passage(id=f"{row['_id']}:{i}", title=t, text="".join(s).strip()) for i, (t, s) in enumerate(row["context"])]
-    rng = random.Random(f"{seed}:{row['_id']}")
+def gold_example(qid: str, question: str, passages: list[Passage], gold_ids: set[str], answers: list[str],
+                 seed: int = 0) -> TrainExample | None:
+    """One proxy example: the pool shuffled (seeded per question), the gold passages as the best
+    set and three worse sets; ``None`` with fewer than two gold or two other passages."""
+    rng = random.Random(f"{seed}:{qid}")
     perm = list(range(len(passages)))
-    rng.shuffle(perm)  # new position i shows original paragraph perm[i]
+    rng.shuffle(perm)  # new position i shows original passage perm[i]
     shown = [passages[j] for j in perm]
-    gold = [i + 1 for i, j in enumerate(perm) if titles[j] in gold_titles]
-    other = [i + 1 for i, j in enumerate(perm) if titles[j] not in gold_titles]
+    gold = [i + 1 for i, j in enumerate(perm) if passages[j].id in gold_ids]
+    other = [i + 1 for i, j in enumerate(perm) if passages[j].id not in gold_ids]
     if len(gold) < 2 or len(other) < 2:
         return None
     a, d = rng.choice(gold), rng.sample(other, 2)
     sets = [sorted(gold), [a], sorted([a, d[0]]), sorted(d)]
     P = [PROXY_P["gold"], PROXY_P["one_gold"], PROXY_P["gold_plus_distractor"], PROXY_P["distractors"]]
-    return TrainExample(query_id=str(row["_id"]), question=row["question"], passages=shown, sets=sets, P=P,
-                        answers=[str(row.get("answer", ""))], permutation=perm,
-                        metadata={"source": "hotpot_gold_proxy"})
+    return TrainExample(query_id=qid, question=question, passages=shown, sets=sets, P=P, answers=answers,
+                        permutation=perm, metadata={"source": "gold_proxy"})
+
+
+def hotpot_gold_example(row: dict, seed: int = 0) -> TrainExample | None:
+    """One example from a HotpotQA row (``question``, ``context``, ``supporting_facts``);
+    ``None`` when the row has fewer than two gold or two distractor paragraphs."""
+    gold_titles = {t for t, _ in row["supporting_facts"]}
+    passages = [Passage(id=f"{row['_id']}:{i}", title=t, text="".join(s).strip()) for i, (t, s) in enumerate(row["context"])]
+    gold_ids = {p.id for p in passages if p.title in gold_titles}
+    return gold_example(str(row["_id"]), row["question"], passages, gold_ids, [str(row.get("answer", ""))], seed)
+
+
+def candidates_gold_examples(candidates: list, seed: int = 0) -> list[TrainExample]:
+    """Proxy examples from labelled :class:`~setsel.types.Candidates` (questions without two gold
+    and two other passages are skipped)."""
+    out = []
+    for c in candidates:
+        ex = gold_example(c.query.id, c.query.question, list(c.passages), set(c.query.gold_passage_ids),
+                          list(c.query.answers), seed)
+        if ex is not None:
+            out.append(ex)
+    return out
 
 
 def hotpot_gold_examples(path: str | Path, n: int | None = None, seed: int = 0) -> list[TrainExample]:
