@@ -30,21 +30,14 @@ def smol_engine(smol_dir):
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, smol_dir):
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer
+
+    from helpers.models import save_tiny_llama
 
     tok = AutoTokenizer.from_pretrained(str(smol_dir))
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, tie_word_embeddings=True,
-                      initializer_range=0.2)  # wide enough that greedy text varies by prompt
-    model = LlamaForCausalLM(cfg)
-    out = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), tok, hidden_size=32, max_position_embeddings=1024,
+                           pad_token_id=tok.pad_token_id,
+                           initializer_range=0.2)  # wide enough that greedy text varies by prompt
 
 
 @pytest.fixture(scope="session")

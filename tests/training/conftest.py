@@ -19,18 +19,10 @@ def smol_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory, smol_tokenizer):
     """A randomly initialised Llama (hidden 64, 2 layers) with SmolLM2's tokenizer, saved as HF."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from helpers.models import save_tiny_llama
 
-    tok = smol_tokenizer
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=True)
-    out = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), smol_tokenizer, hidden_size=64,
+                           max_position_embeddings=2048)
 
 
 @pytest.fixture(scope="session")
