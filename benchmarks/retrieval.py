@@ -65,14 +65,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="also write the JSON here")
     parser.add_argument("--latency-queries", type=int, default=200, help="single queries timed per retriever")
     parser.add_argument("--work", help="folder for the indexes (default: a temporary one)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core); "
+                        "1 is much faster when other jobs share the cores (no spin-waiting threads)")
+    parser.add_argument("--skip-quality", action="store_true", help="speed only")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from setsel.datasets import load_dataset
     from setsel.retrieval.corpus import pool_candidates, write_passages
     from setsel.retrieval.index import build_index, load_index
 
     work = Path(args.work or tempfile.mkdtemp(prefix="setsel-bench-retrieval-"))
-    result: dict = {"benchmark": "retrieval", "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    result: dict = {"benchmark": "retrieval", "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                                          "torch_threads": torch.get_num_threads(),
+                                                          "load_avg_at_start": os.getloadavg()[0]},
                     "encoder": "minilm (all-MiniLM-L6-v2)", "factory": "Flat"}
 
     # ---- speed on the ~10k pooled corpus
@@ -99,14 +108,16 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- quality on the pooled HotpotQA-ircot and MuSiQue dev corpora
     quality = {}
-    for name in QUALITY_SETS:
+    for name in [] if args.skip_quality else QUALITY_SETS:
         p = pool_candidates(load_dataset(name))
         write_passages(p.passages, work / f"{name}.parquet")
         build_index(work / f"{name}.parquet", work / f"q_{name}", retriever="hybrid", progress=False, overwrite=True)
         idx = load_index(work / f"q_{name}")
         quality[name] = {"passages": len(p.passages),
                          **{r: _quality(idx, p.queries, r) for r in ("bm25", "dense", "hybrid")}}
-    result["quality"] = quality
+    if quality:
+        result["quality"] = quality
+    result["machine"]["load_avg_at_end"] = os.getloadavg()[0]
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:
