@@ -1,4 +1,4 @@
-"""`setsel demo` (the README's main job) on a slice of the demo set."""
+"""`setsel demo` (the README's main job): every stage on a slice of the demo set."""
 
 import json
 import subprocess
@@ -9,21 +9,35 @@ import pytest
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_demo_runs_and_reports(tmp_path):
+@pytest.mark.timeout(1500)
+def test_demo_runs_every_stage_and_reports(tmp_path):
     script = Path(sys.executable).with_name("setsel")
     out = tmp_path / "demo"
     proc = subprocess.run([str(script), "demo", "--out", str(out), "--methods", "topk-3,setr-selection_only",
-                           "--limit", "3"], capture_output=True, text=True, timeout=850)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+                           "--limit", "4", "--train-steps", "2"], capture_output=True, text=True, timeout=1400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary) == {"topk-3", "setr-selection_only"}
-    assert summary["topk-3"]["n_queries"] == 3 and summary["topk-3"]["avg_selected"] == 3
-    setr = summary["setr-selection_only"]
+    stages = summary["stages"]
+    assert [s for s, v in stages.items() if v["status"] == "ok"] == [
+        "index", "retrieve", "methods", "synthesize", "train", "before_after", "serve"]
+    assert stages["index"]["passages"] == 41 and stages["retrieve"]["questions"] == 4
+    assert stages["train"]["steps"] == 2 and (out / "train" / "adapter" / "adapter_config.json").is_file()
+    results = summary["results"]
+    assert results["topk-3"]["n_queries"] == 4 and results["topk-3"]["avg_selected"] == 3
+    setr = results["setr-selection_only"]
     assert setr["parse_failed_rate"] == 0.0 and setr["selector_completion_tokens"] > 0
     assert setr["em"] is not None  # answers were generated and scored
+    assert results["held-out: trained"]["n_queries"] == results["held-out: untrained"]["n_queries"] == 2
+    served = json.loads((out / "serve_response.json").read_text())
+    assert served["response"]["selected"] and served["response"]["parse_status"] in ("ok", "repaired")
     report = (out / "report.md").read_text()
-    assert "| topk-3 |" in report and (out / "summary.png").stat().st_size > 1000
-    assert (out / "setr-selection_only" / "per_query.parquet").is_file()
-    bad = subprocess.run([str(script), "demo", "--methods", "nope", "--out", str(out)], capture_output=True, text=True)
-    assert bad.returncode == 2
+    assert "| topk-3 |" in report and "| serve | ok |" in report
+    assert (out / "summary.png").stat().st_size > 1000 and (out / "train_loss.png").stat().st_size > 1000
+    assert (out / "methods" / "setr-selection_only" / "per_query.parquet").is_file()
+
+
+def test_demo_rejects_unknown_methods_and_stages(tmp_path):
+    script = Path(sys.executable).with_name("setsel")
+    for flag, value in (("--methods", "nope"), ("--stages", "index,nope")):
+        bad = subprocess.run([str(script), "demo", flag, value, "--out", str(tmp_path)], capture_output=True, text=True)
+        assert bad.returncode == 2 and "nope" in bad.stderr
