@@ -4,6 +4,7 @@ results, a report and plots (see :mod:`setsel.evaluation`).
 Example:
     setsel eval --dataset hotpotqa-ircot --method topk --k 5 --out runs/topk5
     setsel eval --dataset musique --method topk --k 3 --generate --generator hf:smollm2-135m --limit 20 --out runs/m
+    setsel eval --dataset openret --method optiset --option expand=false --option reasoning_tokens=64 --limit 100 --out runs/o
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--novelty-bertscore", action="store_true",
                         help="also BERTScore-F1 novelty per question (needs the bert_score package)")
     parser.add_argument("--batch-size", type=int, default=8, help="questions per selector/generator call")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other selector option, e.g. constrained=false, expand=false, reasoning_tokens=64, "
+                             "engine_options.num_threads=1 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--out", required=True, help="output directory")
 
@@ -46,12 +50,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         generator_options = parse_overrides(args.generator_option)
+        options = parse_overrides(args.option)
         cfg = EvalJobConfig(dataset=args.dataset, data=args.data, qa=args.qa, method=args.method,
                             variant=args.variant, model=args.model, k=args.k, max_passages=args.max_passages,
                             limit=args.limit, seed=args.seed, shuffle_candidates=args.shuffle_candidates,
                             generate=args.generate, generator=args.generator, max_answer_tokens=args.max_answer_tokens,
                             novelty_bertscore=args.novelty_bertscore, generator_options=generator_options,
-                            batch_size=args.batch_size, out=args.out, progress=not args.no_progress)
+                            batch_size=args.batch_size, selector_options=options, out=args.out,
+                            progress=not args.no_progress)
         result, paths = run_eval(cfg)
     except (SelectorError, ConfigError, ImportError) as exc:
         print(f"setsel eval: error: {exc}", file=sys.stderr)

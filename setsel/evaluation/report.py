@@ -5,7 +5,8 @@ Files written into ``out_dir``:
   that order; ``null`` where not applicable);
 - ``per_query.parquet``: one row per question (:class:`~setsel.evaluation.runner.QueryResult`;
   list columns stored as JSON strings, as every setsel Parquet file);
-- ``set_sizes.png``: histogram of selected-set sizes;
+- ``set_sizes.png``: histogram of selected-set sizes (the two plots need matplotlib; an
+  environment without it, e.g. ``.venv-vllm``, writes everything else and says so in report.md);
 - ``topk_pr.png``: precision and recall of the first k pool passages (k = 1..K), with the
   method's own (avg_selected, precision) and (avg_selected, recall) marked;
 - ``report.md``: the metrics table, the run's settings, the conventions, the plots.
@@ -49,7 +50,10 @@ def _fmt(value: Any) -> str:
 
 
 def _plots(result: EvalResult, out: Path) -> dict[str, Path]:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        return {}
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -91,8 +95,8 @@ def _plots(result: EvalResult, out: Path) -> dict[str, Path]:
     return paths
 
 
-def render_markdown(result: EvalResult, settings: dict[str, Any] | None = None) -> str:
-    """The report.md text (metrics table, settings, conventions, plot links)."""
+def render_markdown(result: EvalResult, settings: dict[str, Any] | None = None, plots: bool = True) -> str:
+    """The report.md text (metrics table, settings, conventions, plot links if ``plots``)."""
     m = result.metrics
     lines = [f"# setsel eval: {m['method']} on {m['dataset']}", "", "| metric | value |", "|---|---|"]
     lines += [f"| {key} | {_fmt(value)} |" for key, value in m.items()]
@@ -100,8 +104,11 @@ def render_markdown(result: EvalResult, settings: dict[str, Any] | None = None) 
         lines += ["", "## Settings", ""] + [f"- {key}: `{value}`" for key, value in settings.items()]
     labelled = sum(r.gold_ids != [] for r in result.rows)
     lines += ["", f"{labelled} of {len(result.rows)} questions have a gold passage in their pool.", "",
-              "## Conventions", "", CONVENTIONS, "## Plots", "",
-              "![selected-set sizes](set_sizes.png)", "", "![top-k precision/recall](topk_pr.png)", ""]
+              "## Conventions", "", CONVENTIONS, "## Plots", ""]
+    if plots:
+        lines += ["![selected-set sizes](set_sizes.png)", "", "![top-k precision/recall](topk_pr.png)", ""]
+    else:
+        lines += ["(not drawn: matplotlib is not installed in this environment)", ""]
     return "\n".join(lines)
 
 
@@ -114,6 +121,7 @@ def write_report(result: EvalResult, out_dir: str | Path, settings: dict[str, An
     paths = {"metrics": out / "metrics.json", "per_query": out / "per_query.parquet", "report": out / "report.md"}
     paths["metrics"].write_text(json.dumps(result.metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_records(paths["per_query"], result.rows, extra_metadata={"metrics": result.metrics, **(settings or {})})
-    paths.update(_plots(result, out))
-    paths["report"].write_text(render_markdown(result, settings), encoding="utf-8")
+    plots = _plots(result, out)
+    paths.update(plots)
+    paths["report"].write_text(render_markdown(result, settings, plots=bool(plots)), encoding="utf-8")
     return paths

@@ -4,7 +4,8 @@
 
 - ``model``: engine model id (``hf:smollm2-135m`` by default, any ``hf:``/``vllm:``/``openai:`` id);
 - ``engine``: an already loaded engine to use instead (the serve app and benchmarks share one);
-- ``batch_size``: rows per forward batch when this selector loads its own engine;
+- ``batch_size``: rows per forward batch when this selector loads its own engine and that
+  engine takes one (``hf:``; vLLM and OpenAI-compatible servers schedule their own batches);
 - ``engine_options``: other options for :func:`setsel.engines.load_engine` (e.g.
   ``{"num_threads": 1}`` on the hf engine, ``{"adapter": "runs/sft/adapter"}``);
 - ``constrained``: two-phase decoding with the selection grammar (``False``: one free
@@ -63,6 +64,21 @@ class LLMOptions(SelectorOptions):
             raise SelectorError(f"model must be an engine id like {DEFAULT_MODEL!r}, got {self.model!r}")
 
 
+def engine_takes(model_id: str, option: str) -> bool:
+    """Whether the engine class of ``model_id`` names ``option`` in its constructor.
+
+    >>> engine_takes("hf:smollm2-135m", "batch_size"), engine_takes("openai:m@http://127.0.0.1:1", "batch_size")
+    (True, False)
+    """
+    import importlib
+    import inspect
+
+    from setsel.engines.registry import ENGINES, parse_model_id
+
+    module, cls = ENGINES[parse_model_id(model_id)[0]]
+    return option in inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
+
+
 class LLMSelector(Selector):
     """Base of the LLM methods: engine handling and Selection assembly."""
 
@@ -80,8 +96,10 @@ class LLMSelector(Selector):
         if self._engine is None:
             from setsel.engines import load_engine
 
-            self._engine = load_engine(self.options.model, batch_size=self.options.batch_size,
-                                       **self.options.engine_options)
+            options = dict(self.options.engine_options)
+            if engine_takes(self.options.model, "batch_size"):
+                options["batch_size"] = self.options.batch_size
+            self._engine = load_engine(self.options.model, **options)
             self._owns_engine = True
         return self._engine
 

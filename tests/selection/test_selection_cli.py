@@ -77,3 +77,40 @@ def test_selection_shipped_select_configs_build_selectors():
         method, options = load_select_config(str(path))
         selector = get_selector(method, **options)  # builds and validates; loads no model
         assert selector.name == method
+
+
+# ----------------------------------------------------------------------------- setsel eval --option
+def test_selection_eval_option_reaches_the_selector(tmp_path, data_dir, capsys):
+    import json
+
+    base = ["eval", "--dataset", "hotpotqa-ircot", "--data", str(data_dir / "hotpotqa_ircot500/dev.jsonl"),
+            "--limit", "3", "--no-progress"]
+    rc = main([*base, "--method", "topk", "--option", "expand=false", "--out", str(tmp_path / "bad")])
+    assert rc == 2 and "does not take option(s) ['expand']" in capsys.readouterr().err
+    rc = main([*base, "--method", "topk", "--k", "2", "--option", "max_passages=1", "--out", str(tmp_path / "ok")])
+    assert rc == 0
+    metrics = json.loads((tmp_path / "ok" / "metrics.json").read_text())
+    assert metrics["avg_selected"] == 1.0  # the option, not --k, set the size
+    assert read_metadata(tmp_path / "ok" / "per_query.parquet")["selector_options"] == {"max_passages": 1}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_selection_eval_runs_an_optiset_ablation_with_the_real_model(tmp_path, data_dir):
+    import json
+
+    out = tmp_path / "noexp"
+    rc = main(["eval", "--dataset", "hotpotqa-ircot", "--data", str(data_dir / "hotpotqa_ircot500/dev.jsonl"),
+               "--method", "optiset", "--model", "hf:smollm2-135m", "--limit", "2", "--batch-size", "2",
+               "--option", "expand=false", "--option", "reasoning_tokens=8", "--option", "max_words=25",
+               "--option", "engine_options.num_threads=1", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out / "per_query.parquet").to_pylist()
+    assert len(rows) == 2
+    for row in rows:
+        assert "[expand]" not in row["raw_output"] and "[refine]" in row["raw_output"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method"] == "optiset" and metrics["parse_failed_rate"] is not None
+    assert metrics["selector_completion_tokens"] > 0

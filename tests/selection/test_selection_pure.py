@@ -202,3 +202,14 @@ def test_selection_options_and_labels():
     assert get_selector("optiset", expand=False, refine=False).label == "optiset:no_expand_no_refine"
     s = get_selector("listwise", k=3, window=4, step=2, constrained=False, batch_size=2)
     assert (s.options.window, s.options.step, s.options.k, s.options.fallback) == (4, 2, 3, "topk:3")
+
+
+def test_selection_engine_batch_size_only_for_engines_that_take_it():
+    # The hf engine batches rows itself; vLLM and OpenAI-compatible servers schedule their own
+    # batches and reject a batch_size option, so a selector loading them must not pass one.
+    from setsel.selection.llm import engine_takes
+
+    assert engine_takes("hf:smollm2-135m", "batch_size")
+    assert not engine_takes("vllm:smollm2-135m", "batch_size")
+    assert not engine_takes("openai:m@http://127.0.0.1:1", "batch_size")
+    assert engine_takes("vllm:smollm2-135m", "multiprocessing")
