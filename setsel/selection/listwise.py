@@ -8,7 +8,13 @@ ones it names). A window whose output has no usable ranking keeps its order (rec
 
 Batching: windows of one question depend on each other, so the batch advances window by
 window — round ``r`` reranks window ``r`` of every question that has one, in one engine
-call. A 20-passage pool is one round; 100 passages are 9.
+call (one per window size when sizes differ). A 20-passage pool is one round; 100 passages are 9.
+
+Decoding: with ``constrained`` (the default, like every LLM method) the reply is held to
+a full ``[i] > [j] > …`` chain over the window's ids (:func:`ranking_regex`, the engines'
+regex constraint), so every window parses; repeated ids are dropped and missing ones
+appended by the parser (``repaired``). ``constrained=False`` is RankGPT's free generation
+(measured on openret-hotpotqa with SmolLM2: 31 % of windows had no ranking at all).
 
 Output: the first ``k`` of the final ranking (``ordered=True``; ``max_passages`` caps
 it). When no window of a question produced a ranking, the configured fallback applies.
@@ -34,7 +40,7 @@ from setsel.selection.decoding import generate_safe
 from setsel.selection.chunking import PromptError, fit_prompt
 from setsel.selection.llm import LLMOptions, LLMSelector
 from setsel.selection.stages import MARGIN_TOKENS, StageResult
-from setsel.types import Candidates, GenerationParams, Selection
+from setsel.types import Candidates, GenerationParams, RegexConstraint, Selection
 
 
 def sliding_windows(n: int, window: int = 20, step: int = 10) -> list[tuple[int, int]]:
@@ -58,6 +64,17 @@ def apply_window(order: list, start: int, end: int, ranking: list[int]) -> list:
     """``order`` with ``order[start:end]`` permuted by ``ranking`` (1-based, a full permutation)."""
     segment = order[start:end]
     return order[:start] + [segment[i - 1] for i in ranking] + order[end:]
+
+
+def ranking_regex(size: int) -> str:
+    """Full-match regex of a ``[i] > [j] > …`` chain of ``size`` ids, each in ``1..size``.
+
+    >>> import re
+    >>> bool(re.fullmatch(ranking_regex(3), "[2] > [3] > [1]")), bool(re.fullmatch(ranking_regex(3), "[4] > [1] > [2]"))
+    (True, False)
+    """
+    ids = "|".join(str(i) for i in range(size, 0, -1))  # longest first: 10 before 1
+    return rf"\[(?:{ids})\](?: > \[(?:{ids})\]){{{size - 1}}}"
 
 
 def ranking_tokens(size: int) -> int:
@@ -105,10 +122,17 @@ class Listwise(LLMSelector):
                     statuses[i].append("failed")
             if not prompts:
                 continue
-            width = max(plans[i][r][1] - plans[i][r][0] for i in owners)
-            params = GenerationParams(max_tokens=ranking_tokens(width))
-            for i, c in zip(owners, generate_safe(self.engine, prompts, params)):
-                statuses[i].append(self._absorb(traces[i], orders, i, plans[i][r], r, c))
+            groups: dict[int, list[int]] = {}  # window size -> positions in prompts (one call each)
+            for j, i in enumerate(owners):
+                groups.setdefault(plans[i][r][1] - plans[i][r][0] if o.constrained else 0, []).append(j)
+            for size, members in groups.items():
+                width = size or max(plans[owners[j]][r][1] - plans[owners[j]][r][0] for j in members)
+                params = GenerationParams(max_tokens=ranking_tokens(width),
+                                          constraint=RegexConstraint(ranking_regex(width)) if o.constrained else None)
+                completions = generate_safe(self.engine, [prompts[j] for j in members], params)
+                for j, c in zip(members, completions):
+                    i = owners[j]
+                    statuses[i].append(self._absorb(traces[i], orders, i, plans[i][r], r, c))
         out = []
         for c, order, t, st in zip(batch, orders, traces, statuses):
             t.status = "failed" if st.count("failed") == len(st) else ("ok" if st.count("ok") == len(st) else "repaired")

@@ -6,7 +6,9 @@ import pytest
 
 from setsel.prompts import parse_ranking
 from setsel.selection import get_selector
-from setsel.selection.listwise import sliding_windows
+import re
+
+from setsel.selection.listwise import ranking_regex, sliding_windows
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +21,12 @@ def test_selection_listwise_windows_batched_across_questions(recording, hotpot):
     out = get_selector("listwise", engine=eng, window=6, step=3, k=3, max_words=20).select(batch)
     assert sliding_windows(10, 6, 3) == [(4, 10), (1, 7), (0, 4)]
     assert [len(prompts) for prompts, _ in eng.calls] == [2, 2, 2]
-    assert all(p.constraint is None for _, p in eng.calls)
+    # constrained by default: each window's reply is a full chain over that window's ids
+    sizes = [end - start for start, end in sliding_windows(10, 6, 3)]
+    assert [p.constraint.pattern for _, p in eng.calls] == [ranking_regex(n) for n in sizes]
+    for outputs, n in zip(eng.outputs, sizes):
+        assert all(re.fullmatch(ranking_regex(n), text.strip()) for text in outputs), outputs
+    assert all(s.parse_status in ("ok", "repaired") and s.fallback_used is None for s in out)
     for c, s in zip(batch, out):
         assert s.ordered and len(s.selected_ids) == 3 and set(s.selected_ids) <= set(c.ids)
         assert s.raw_output.count("[window ") == 3
@@ -36,3 +43,12 @@ def test_selection_listwise_windows_batched_across_questions(recording, hotpot):
         assert s.selected_ids == [c.passages[i].id for i in order[:3]]
     else:
         assert s.parse_status == "failed" and s.selected_ids == c.ids[:3]
+
+
+@pytest.mark.timeout(300)
+def test_selection_listwise_unconstrained_is_free_generation(recording, hotpot):
+    """``constrained=False``: RankGPT's free generation (no constraint), one call per round."""
+    eng = recording()
+    get_selector("listwise", engine=eng, window=10, step=5, k=2, max_words=20, constrained=False).select(hotpot[:2])
+    assert [len(prompts) for prompts, _ in eng.calls] == [2]
+    assert all(p.constraint is None for _, p in eng.calls)
