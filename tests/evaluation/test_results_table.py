@@ -59,6 +59,11 @@ def test_rows_match_eval_and_rerun_resumes(table, data_dir, tmp_path, monkeypatc
     assert all(r["resumed"] for r in second["rows"])
     assert [r["metrics"] for r in second["rows"]] == [r["metrics"] for r in first["rows"]]
     assert (tmp_path / "r" / "musique" / "topk5" / "metrics.json").stat().st_mtime_ns == stamp
+    collect = argv[:-2] + ["--rows", "topk2,topk3,topk5", "--no-run", "--json", str(tmp_path / "c.json")]
+    assert table.main(collect) == 0   # collects what exists, runs nothing
+    got = json.loads((tmp_path / "c.json").read_text())
+    assert [r["row"] for r in got["rows"]] == ["topk2", "topk5"] and got["missing"] == ["musique/topk3"]
+    assert not (tmp_path / "r" / "musique" / "topk3").exists()
     assert table.main(["--rows", "nope"]) == 2
     assert "| musique | topk5 |" in capsys.readouterr().err
 
