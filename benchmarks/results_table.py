@@ -58,9 +58,15 @@ ROWS = {
     "listwise": ("listwise", None, 3, {}),
     "listwise-unconstrained": ("listwise", None, 3, {"constrained": False}),
 }
-LLM_METHODS = {"setr", "optiset", "listwise"}
 SHOWN = ("avg_selected", "set_precision", "set_recall", "set_f1", "parse_failed_rate", "fallback_rate",
          "selector_completion_tokens", "wall_s")
+
+
+def uses_llm(row: str) -> bool:
+    """Whether the row's method calls a language model (the selector class says so)."""
+    from setsel.selection import get_selector_class
+
+    return get_selector_class(ROWS[row][0]).uses_llm
 
 
 def row_config(dataset: str, row: str, shuffle: int | None, limit: int | None, model: str, batch_size: int,
@@ -70,7 +76,7 @@ def row_config(dataset: str, row: str, shuffle: int | None, limit: int | None, m
 
     loader, data = DATASETS[dataset]
     method, variant, k, options = ROWS[row]
-    llm = method in LLM_METHODS
+    llm = uses_llm(row)
     name = row + (f"-shuffled{shuffle}" if shuffle is not None else "")
     cfg = EvalJobConfig(dataset=loader, data=data, method=method, variant=variant, model=model if llm else None,
                         k=k, limit=limit, shuffle_candidates=shuffle, batch_size=batch_size,
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     cells = []
     for dataset in datasets:
         for row in rows:
-            llm = ROWS[row][0] in LLM_METHODS
+            llm = uses_llm(row)
             shuffles = ([None] if not args.shuffled_only or not llm else []) + \
                 ([args.shuffle_seed] if llm and (args.shuffled or args.shuffled_only) else [])
             cells += [(dataset, row, s) for s in shuffles]
@@ -147,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             missing.append(f"{dataset}/{name}")
             continue
         else:
-            if ROWS[row][0] in LLM_METHODS and engine is None:
+            if uses_llm(row) and engine is None:
                 from setsel.engines import load_engine
 
                 engine = load_engine(args.model, **engine_options)
