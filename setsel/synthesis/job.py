@@ -60,8 +60,7 @@ class SynthesisConfig:
 
 def source_label(spec: DatasetSpec) -> str:
     """``name/folder`` of a dataset spec, e.g. ``openret/2wiki`` (the prefix of renamed ids)."""
-    return f"{spec.name}/{Path(spec.path).stem if Path(spec.path).suffix else Path(spec.path).name}" if spec.path \
-        else spec.name
+    return f"{spec.name}/{Path(spec.path).stem}" if spec.path else spec.name
 
 
 def load_questions(cfg: SynthesisConfig) -> list[Candidates]:
