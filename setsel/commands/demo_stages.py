@@ -134,6 +134,7 @@ def stage_train(s: DemoState) -> dict[str, Any]:
     from setsel.io import read_records, write_records
     from setsel.paths import REPO_ROOT
     from setsel.training.config import load_train_config
+    from setsel.training.curves import read_metrics
     from setsel.training.data import TrainExample
     from setsel.training.gold import candidates_gold_examples
 
@@ -158,8 +159,9 @@ def stage_train(s: DemoState) -> dict[str, Any]:
     ])
     summary = run_training(cfg)
     s.adapter = summary["adapter"]
-    rows = [json.loads(x) for x in (s.out / "train" / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    _plot_curve(rows, s.out / "train_loss.png")
+    rows = read_metrics(s.out / "train" / "metrics.jsonl")
+    if summary["curve"]:  # run_training drew it (setsel.training.curves)
+        shutil.copyfile(summary["curve"], s.out / "train_loss.png")
     return {"data": source, "examples": len(examples), "steps": summary["step"], "first_loss": rows[0].get("loss") if rows else None,
             "last_loss": rows[-1].get("loss") if rows else None, "fit_s": summary["fit_seconds"]}
 
@@ -211,21 +213,3 @@ def stage_serve(s: DemoState) -> dict[str, Any]:
         serve.shutdown()
     (s.out / "serve_response.json").write_text(json.dumps({"question": question, "response": body}, indent=2))
     return {"question": question, "selected": body["selected"], "parse_status": body["parse_status"]}
-
-
-def _plot_curve(rows: list[dict], path: Path) -> None:
-    if not rows:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.plot([r.get("step", i + 1) for i, r in enumerate(rows)], [r.get("loss") for r in rows], marker="o")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (CE + λ·KL)")
-    ax.set_title("LoRA training on synthesised sets")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -109,18 +109,12 @@ def build_trainer(cfg: TrainConfig):
     )
 
 
-def _last_metrics(output_dir: Path) -> dict[str, Any]:
-    path = output_dir / "metrics.jsonl"
-    rows = [json.loads(r) for r in path.read_text(encoding="utf-8").splitlines() if r.strip()] if path.is_file() else []
-    return rows[-1] if rows else {}
-
-
 def run_training(cfg: TrainConfig, address: str | None = None) -> dict[str, Any]:
     """Train with Ray Train; return a summary (paths, steps, fit seconds).
 
     Keys: ``adapter`` (folder), ``merged`` (folder or None), ``checkpoint`` (the latest
     Ray checkpoint folder), ``step``, ``total_steps``, ``finished``, ``metrics`` (the last
-    reported row), ``fit_seconds``.
+    reported row), ``curve`` (``<output_dir>/train_loss.png``, loss per step), ``fit_seconds``.
     """
     cfg = cfg.resolved()
     if not cfg.resume and _run_exists(cfg):
@@ -149,8 +143,12 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> dict[str, Any]
         from setsel.training.model import merge_adapter
 
         merged = str(merge_adapter(cfg.model, adapter, out / "merged"))
+    from setsel.training.curves import LOSS_LABEL, plot_curves, read_metrics
+
+    rows = read_metrics(out / "metrics.jsonl")
+    plot = plot_curves({f"{cfg.loss} ({LOSS_LABEL[cfg.loss]})": rows}, out / "train_loss.png")
     summary = {"adapter": str(adapter), "merged": merged, "checkpoint": checkpoint_path, "step": state["step"],
-               "total_steps": state["total_steps"], "finished": finished, "metrics": _last_metrics(out),
-               "fit_seconds": round(fit_seconds, 2)}
+               "total_steps": state["total_steps"], "finished": finished, "metrics": rows[-1] if rows else {},
+               "curve": str(plot) if plot else None, "fit_seconds": round(fit_seconds, 2)}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary

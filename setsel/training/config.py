@@ -40,6 +40,7 @@ class DataSettings:
     max_words: int | None = 300
     shuffle: bool = True
     limit: int | None = None
+    max_copies: int | None = None  # keep permuted copies 0..N-1 of each question (metadata.copy)
 
 
 @dataclass
@@ -101,6 +102,9 @@ class TrainConfig:
             raise ValueError("optim.batch_size, optim.grad_accum and optim.epochs must be ≥ 1")
         if self.scaling.num_workers < 1:
             raise ValueError(f"scaling.num_workers must be ≥ 1, got {self.scaling.num_workers}")
+        for name in ("limit", "max_copies"):
+            if getattr(self.data, name) is not None and getattr(self.data, name) < 1:
+                raise ValueError(f"data.{name} must be ≥ 1 or null, got {getattr(self.data, name)}")
         if self.max_steps_this_run is not None and self.max_steps_this_run < 1:
             raise ValueError(f"max_steps_this_run must be ≥ 1, got {self.max_steps_this_run}")
         if self.loss == "dpo" and not self.lora.enabled:

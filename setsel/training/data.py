@@ -107,6 +107,21 @@ def usable(example: TrainExample, sets: str, target: str) -> str | None:
     return None
 
 
+def select_examples(examples: Sequence[TrainExample], sets: str, target: str, max_copies: int | None = None,
+                    limit: int | None = None) -> list[TrainExample]:
+    """The examples a run trains on, in file order: usable ones (:func:`usable`), at most
+    ``max_copies`` permuted copies per question (``metadata["copy"]`` < ``max_copies``;
+    examples without a copy number count as copy 0), then the first ``limit``.
+
+    Example:
+        >>> [e.query_id for e in select_examples(examples, "all", "selection", max_copies=1)]  # doctest: +SKIP
+        ['q1@0', 'q2@0']
+    """
+    kept = [e for e in examples if usable(e, sets, target) is None
+            and (max_copies is None or int((e.metadata or {}).get("copy", 0)) < max_copies)]
+    return kept[:limit] if limit else kept
+
+
 @dataclass
 class EncodedExample:
     """Token ids of one example: a prompt and one target per chosen set."""

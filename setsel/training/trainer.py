@@ -264,7 +264,7 @@ def train_worker(cfg: TrainConfig, session: Session) -> dict[str, Any]:
     """
     import torch
 
-    from setsel.training.data import Collator, read_examples, usable
+    from setsel.training.data import Collator, read_examples, select_examples
     from setsel.training.model import load_for_training
     from setsel.training.objective import SETS_FOR_LOSS, batch_losses
 
@@ -274,8 +274,8 @@ def train_worker(cfg: TrainConfig, session: Session) -> dict[str, Any]:
     tok, model = load_for_training(cfg.model, cfg.lora, dtype=dtype,
                                    gradient_checkpointing=cfg.optim.gradient_checkpointing)
     sets = SETS_FOR_LOSS[cfg.loss]
-    examples = [e for e in read_examples(cfg.data.train) if usable(e, sets, cfg.data.target) is None]
-    examples = examples[: cfg.data.limit] if cfg.data.limit else examples
+    examples = select_examples(read_examples(cfg.data.train), sets, cfg.data.target, cfg.data.max_copies,
+                               cfg.data.limit)
     collator = Collator(tok, cfg.data.template, cfg.data.max_length, sets=sets, target=cfg.data.target,
                         padding_side=cfg.data.padding_side, max_sets=cfg.data.max_sets, max_words=cfg.data.max_words)
     plan = StepPlan(len(examples), world, cfg.optim.batch_size, cfg.optim.grad_accum, cfg.optim.epochs, cfg.seed,

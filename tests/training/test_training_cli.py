@@ -50,3 +50,5 @@ def test_config_rejects_inconsistent_settings():
         load_train_config(None, [])
     with pytest.raises(ConfigError, match="loss"):
         load_train_config(REPO / "configs" / "train_setlist.yaml", ["loss=ranknet"])
+    with pytest.raises(ConfigError, match="data.max_copies must be ≥ 1"):
+        load_train_config(REPO / "configs" / "train_setlist.yaml", ["data.max_copies=0"])

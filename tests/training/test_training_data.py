@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from setsel.io import write_records
-from setsel.training.data import Collator, TrainExample, read_examples, selection_target, usable
+from setsel.training.data import Collator, TrainExample, read_examples, select_examples, selection_target, usable
 from setsel.types import Passage, SchemaError
 
 
@@ -45,6 +45,17 @@ def test_usable_reasons():
     assert usable(_example(P=[]), "all", "selection") == "no P values"
     assert usable(_example(sets=[[1]], P=[0.9]), "best_worst", "selection") == "needs two sets with different P"
     assert usable(_example(), "best", "teacher") == "no teacher_output"
+
+
+def test_select_examples_keeps_usable_copies_in_file_order():
+    rows = [_example(query_id=f"q{q}@{c}", metadata={"copy": c}) for q in (1, 2) for c in range(3)]
+    rows.insert(1, _example(query_id="q9@0", sets=[[1]], P=[0.9], metadata={"copy": 0}))  # one set: no DPO pair
+    rows.append(_example(query_id="q3"))  # no copy number: copy 0
+    ids = lambda xs: [e.query_id for e in xs]  # noqa: E731
+    assert ids(select_examples(rows, "all", "selection", max_copies=1)) == ["q1@0", "q9@0", "q2@0", "q3"]
+    assert ids(select_examples(rows, "best_worst", "selection", max_copies=2)) == ["q1@0", "q1@1", "q2@0", "q2@1", "q3"]
+    assert ids(select_examples(rows, "all", "selection", limit=2)) == ["q1@0", "q9@0"]
+    assert len(select_examples(rows, "all", "selection")) == len(rows)
 
 
 def test_collate_stacks_all_sets_with_target_only_masks(smol_tokenizer):
