@@ -299,7 +299,7 @@ def train_worker(cfg: TrainConfig, session: Session) -> dict[str, Any]:
     backend.inner.train()
     step = start
     while step < stop_at:
-        loss_sum, n_ex, extra = 0.0, 0, {}
+        loss_sum, n_ex, extra_sum = 0.0, 0, {}
         micro = plan.micro_batches(step, rank)
         for a, idx in enumerate(micro):
             batch = {k: v.to(session.device) for k, v in collator([examples[i] for i in idx]).items()}
@@ -309,11 +309,13 @@ def train_worker(cfg: TrainConfig, session: Session) -> dict[str, Any]:
             backend.backward(per.sum() * backend.loss_scale(), last=a == len(micro) - 1)
             loss_sum += float(per.detach().sum())
             n_ex += len(idx)
+            for k, v in extra.items():  # batch means -> example-weighted over every micro-batch
+                extra_sum[k] = extra_sum.get(k, 0.0) + v * len(idx)
         grad_norm = backend.step()
         step += 1
         metrics = {"step": step, "epoch": (step - 1) // plan.steps_per_epoch, "total_steps": plan.total_steps,
                    "loss": _all_mean(loss_sum / n_ex, n_ex, session), "lr": float(scheduler.get_last_lr()[0]),
-                   "grad_norm": grad_norm, **{k: _all_mean(v, n_ex, session) for k, v in extra.items()}}
+                   "grad_norm": grad_norm, **{k: _all_mean(v / n_ex, n_ex, session) for k, v in extra_sum.items()}}
         if log is not None:
             with log.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(metrics) + "\n")

@@ -56,3 +56,26 @@ def test_local_sft_on_teacher_output_stops_and_resumes(tiny_llama_dir, gold_exam
     last = tmp_path / "out" / "checkpoints" / "step_00000003"
     assert json.loads((last / "trainer_state.json").read_text())["step"] == 3
     assert (last / "adapter" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.timeout(180)
+def test_logged_statistics_average_every_micro_batch(tiny_llama_dir, gold_examples, tmp_path):
+    """With one set per example the KL term is 0, so the logged loss equals the logged CE —
+    only if the CE is averaged over all micro-batches of the step, not taken from the last."""
+    import dataclasses
+
+    from setsel.io import write_records
+    from setsel.training.config import load_train_config
+    from setsel.training.trainer import LocalSession, train_worker
+
+    single = [dataclasses.replace(e, sets=e.sets[:1], P=e.P[:1]) for e in gold_examples[:4]]
+    data = write_records(tmp_path / "single.jsonl", single)
+    cfg = load_train_config(None, [f"model={tiny_llama_dir}", f"data.train={data}", f"output_dir={tmp_path / 'out'}",
+                                   "loss=setlist", "data.max_length=512", "data.shuffle=false", "lora.r=4",
+                                   "lora.alpha=8", "optim.lr=0.01", "optim.grad_accum=2", "checkpoint_every=10",
+                                   "scaling.num_workers=1"]).resolved()
+    assert train_worker(cfg, LocalSession(cfg))["end_step"] == 2
+    rows = [json.loads(r) for r in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2
+    for r in rows:
+        assert r["ce"] == pytest.approx(r["loss"], rel=1e-6)
