@@ -17,7 +17,8 @@ mean over all its examples (see :mod:`setsel.training.losses`).
 Checkpoint folder: ``trainer_state.json`` (step), ``adapter/`` (HF, for export), per-rank
 ``rng_rank{r}.pt``, and either ``trainable.pt`` + ``optimizer.pt`` + ``scheduler.pt`` (plain)
 or ``deepspeed/`` (every rank's ZeRO shard). Rank 0 appends one JSON line per step to
-``<output_dir>/metrics.jsonl``.
+``<output_dir>/metrics.jsonl`` (step, loss, lr, grad_norm, elapsed_s since this run started,
+and the loss's statistics: ``ce`` for setlist, ``reward_margin`` for dpo).
 
 Example:
     summary = train_worker(cfg.resolved(), LocalSession(cfg.resolved()))
@@ -29,6 +30,7 @@ import json
 import math
 import random
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -297,6 +299,7 @@ def train_worker(cfg: TrainConfig, session: Session) -> dict[str, Any]:
     log = _metrics_log(cfg, start) if rank == 0 else None
     stop_at = plan.total_steps if cfg.max_steps_this_run is None else min(plan.total_steps, start + cfg.max_steps_this_run)
     backend.inner.train()
+    t0 = time.perf_counter()
     step = start
     while step < stop_at:
         loss_sum, n_ex, extra_sum = 0.0, 0, {}
@@ -315,7 +318,7 @@ def train_worker(cfg: TrainConfig, session: Session) -> dict[str, Any]:
         step += 1
         metrics = {"step": step, "epoch": (step - 1) // plan.steps_per_epoch, "total_steps": plan.total_steps,
                    "loss": _all_mean(loss_sum / n_ex, n_ex, session), "lr": float(scheduler.get_last_lr()[0]),
-                   "grad_norm": grad_norm, **{k: _all_mean(v / n_ex, n_ex, session) for k, v in extra_sum.items()}}
+                   "grad_norm": grad_norm, "elapsed_s": round(time.perf_counter() - t0, 2), **{k: _all_mean(v / n_ex, n_ex, session) for k, v in extra_sum.items()}}
         if log is not None:
             with log.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(metrics) + "\n")

@@ -76,6 +76,6 @@ def test_logged_statistics_average_every_micro_batch(tiny_llama_dir, gold_exampl
                                    "scaling.num_workers=1"]).resolved()
     assert train_worker(cfg, LocalSession(cfg))["end_step"] == 2
     rows = [json.loads(r) for r in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
-    assert len(rows) == 2
+    assert len(rows) == 2 and 0 < rows[0]["elapsed_s"] <= rows[1]["elapsed_s"]
     for r in rows:
         assert r["ce"] == pytest.approx(r["loss"], rel=1e-6)
