@@ -42,10 +42,11 @@ def smooth(values: Sequence[float], window: int) -> list[float]:
 
 
 def plot_curves(runs: Mapping[str, Sequence[dict]], path: str | Path, title: str = "LoRA training on synthesised sets",
-                window: int = 1) -> Path | None:
+                window: int = 1, logy: bool = False) -> Path | None:
     """Plot ``loss`` per ``step`` for each named run (one line each) into a PNG at ``path``.
 
-    ``window`` > 1 draws the trailing moving average over the raw points. Returns the path,
+    ``window`` > 1 draws the trailing moving average over the raw points; ``logy`` puts the
+    loss on a log scale (losses of different kinds differ by orders of magnitude). Returns the path,
     or ``None`` when no run has rows (nothing is written).
     """
     runs = {name: rows for name, rows in runs.items() if rows}
@@ -66,7 +67,9 @@ def plot_curves(runs: Mapping[str, Sequence[dict]], path: str | Path, title: str
         else:
             ax.plot(steps, loss, marker="o", markersize=3, label=name)
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("training loss")
+    ax.set_ylabel("training loss" + (" (log scale)" if logy else ""))
+    if logy:
+        ax.set_yscale("log")
     ax.set_title(title)
     if len(runs) > 1 or window > 1:
         ax.legend(fontsize=8)
@@ -76,3 +79,29 @@ def plot_curves(runs: Mapping[str, Sequence[dict]], path: str | Path, title: str
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m setsel.training.curves OUT.png NAME=RUN_DIR ... [--window N] [--logy]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Plot the loss curves of setsel train runs into one PNG.")
+    ap.add_argument("out", help="PNG to write")
+    ap.add_argument("runs", nargs="+", metavar="NAME=RUN_DIR", help="a label and a train output_dir (its metrics.jsonl)")
+    ap.add_argument("--window", type=int, default=1, help="trailing moving average over N steps")
+    ap.add_argument("--logy", action="store_true", help="log-scale loss axis")
+    ap.add_argument("--title", default="LoRA training on synthesised sets")
+    args = ap.parse_args(argv)
+    runs = {}
+    for spec in args.runs:
+        name, sep, folder = spec.partition("=")
+        if not sep or not (Path(folder) / "metrics.jsonl").is_file():
+            ap.error(f"{spec!r}: want NAME=RUN_DIR with RUN_DIR/metrics.jsonl")
+        runs[name] = read_metrics(Path(folder) / "metrics.jsonl")
+    path = plot_curves(runs, args.out, title=args.title, window=args.window, logy=args.logy)
+    print(path if path else "no rows: nothing written")
+    return 0 if path else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
