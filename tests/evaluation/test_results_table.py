@@ -20,10 +20,11 @@ def table():
     return module
 
 
-@pytest.mark.parametrize("row,adapter", [("topk3", None), ("setr-iri", None), ("optiset-no_refine", None),
-                                         ("setr-selection_only-unconstrained", None), ("setr-trained", None),
-                                         ("setr-trained", ("setlist", "/runs/a dir/adapter")), ("topk3", ("x", "/a"))])
-def test_row_command_is_the_same_eval(table, row, adapter, tmp_path):
+@pytest.mark.parametrize("row,label,adapter", [
+    ("topk3", None, None), ("setr-iri", None, None), ("optiset-no_refine", None, None),
+    ("setr-selection_only-unconstrained", None, None), ("setr-trained", None, None),
+    ("setr-trained", "setlist", "/runs/a dir/adapter"), ("setr-trained", "merged", None), ("topk3", "x", "/a")])
+def test_row_command_is_the_same_eval(table, row, label, adapter, tmp_path):
     """The printed command, parsed by `setsel eval`'s own parser, gives the same selector options."""
     import argparse
 
@@ -31,7 +32,7 @@ def test_row_command_is_the_same_eval(table, row, adapter, tmp_path):
     from setsel.config import parse_overrides
     from setsel.evaluation.job import selector_options
 
-    name, cfg, cmd = table.row_config("openret-musique", row, 0, 100, "vllm:smollm2-135m", 32, tmp_path, adapter)
+    name, cfg, cmd = table.row_config("openret-musique", row, 0, 100, "vllm:smollm2-135m", 32, tmp_path, label, adapter)
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args(shlex.split(cmd)[2:])
@@ -40,10 +41,9 @@ def test_row_command_is_the_same_eval(table, row, adapter, tmp_path):
                           batch_size=args.batch_size, selector_options=parse_overrides(args.option), out=args.out)
     assert selector_options(again) == selector_options(cfg)
     assert (again.dataset, again.data, again.limit, again.shuffle_candidates) == ("openret", "openret_bge/musique", 100, 0)
-    suffix = f"+{adapter[0]}" if adapter and row != "topk3" else ""  # LLM-free rows ignore the adapter
+    suffix = f"+{label}" if label and row != "topk3" else ""  # LLM-free rows ignore label and adapter
     assert name == f"{row}{suffix}-shuffled0" and cfg.out == str(tmp_path / "openret-musique" / name)
-    if suffix:
-        assert selector_options(cfg)["engine_options"] == {"adapter": adapter[1]}
+    assert selector_options(cfg).get("engine_options") == ({"adapter": adapter} if adapter and suffix else None)
 
 
 def test_rows_match_eval_and_rerun_resumes(table, data_dir, tmp_path, monkeypatch, capsys):
