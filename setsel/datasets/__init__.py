@@ -16,6 +16,10 @@ name                default file (under the data directory)        module
 ``bamboogle``       ``bamboogle/dev.jsonl`` (no passages)          :mod:`setsel.datasets.bamboogle`
 ``openret``         ``openret_bge/hotpotqa`` (qa + retrieved pair)  :mod:`setsel.datasets.openret`
 ``multihop-rag``    ``multihop_rag_sample500/dev.jsonl``           :mod:`setsel.datasets.multihop_rag`
+``2wiki-train``      ``2wikimqa_train500_migres/train.jsonl``       :mod:`setsel.datasets.hotpotqa` (training only)
+``hotpotqa-amor-train`` ``hotpotqa_hard443_amor/train.jsonl``      :mod:`setsel.datasets.hotpotqa` (training only)
+``hotpotqa-train``  ``hotpotqa_train100_hipporag/train.jsonl``     :mod:`setsel.datasets.hotpotqa` (training only)
+``musique-train``   ``musique_train100_kag/train.jsonl``           :mod:`setsel.datasets.musique` (training only)
 ``jsonl``           (a path is required)                           :mod:`setsel.datasets.generic`
 ``demo``            the embedded demo set (no path)                :mod:`setsel.datasets.demo`
 ==================  =============================================  ===========================================
@@ -70,6 +74,18 @@ DATASETS: dict[str, DatasetSpec] = {
                     "BGE top-k Wikipedia pools + QA file; gold by title match", takes_qa=True),
         DatasetSpec("multihop-rag", "setsel.datasets.multihop_rag", "load_multihop_rag",
                     "multihop_rag_sample500/dev.jsonl", "MultiHop-RAG queries; pools of evidence facts (no corpus)"),
+        # Training sets (official train splits, or dev questions kept out of every evaluation
+        # file): never evaluate on these. SOURCES.md in the data directory gives their caveats.
+        DatasetSpec("2wiki-train", "setsel.datasets.hotpotqa", "load_hotpotqa", "2wikimqa_train500_migres/train.jsonl",
+                    "2WikiMultihopQA train, 500 questions, 10-paragraph pools, all gold present (MIGRES; "
+                    "its LLM-written qa_pairs/explanation are ignored)"),
+        DatasetSpec("hotpotqa-amor-train", "setsel.datasets.hotpotqa", "load_hotpotqa",
+                    "hotpotqa_hard443_amor/train.jsonl",
+                    "HotpotQA hard, 443 questions with retrieved 10-passage pools; gold sometimes missing (AMOR)"),
+        DatasetSpec("hotpotqa-train", "setsel.datasets.hotpotqa", "load_hotpotqa", "hotpotqa_train100_hipporag/train.jsonl",
+                    "HotpotQA train, 99 questions, distractor pools (HippoRAG)"),
+        DatasetSpec("musique-train", "setsel.datasets.musique", "load_musique", "musique_train100_kag/train.jsonl",
+                    "MuSiQue-Ans train, 98 questions, 20-paragraph pools (KAG)"),
         DatasetSpec("jsonl", "setsel.datasets.generic", "load_generic", None,
                     "your own pools: setsel Candidates Parquet/JSONL or the simple JSONL format"),
         DatasetSpec("demo", "setsel.datasets.demo", "load_demo", None, "the embedded demo set (12 questions)",

@@ -40,7 +40,7 @@ from setsel.engines.base import (
     validate_continuations,
     validate_prompts,
 )
-from setsel.engines.models import resolve_model
+from setsel.engines.models import resolve_model, with_shipped_adapter
 from setsel.engines.sampling import make_sampler, row_seed
 from setsel.types import Completion, GenerationParams, Message, Scored
 
@@ -70,7 +70,8 @@ class HFEngine:
     """The :class:`~setsel.engines.base.LLMEngine` protocol over transformers.
 
     Args:
-        model: ``smollm2-135m`` (embedded), a model folder, a ``.gguf`` file, or a hub id.
+        model: ``smollm2-135m`` (embedded), ``smollm2-135m-setsel`` (the shipped trained
+            selector: the embedded base + its adapter), a model folder, a ``.gguf`` file, or a hub id.
         batch_size: rows (prompt × sample) per forward batch.
         adapter: a peft adapter folder (LoRA) loaded on top of the model.
         dtype: ``auto`` (fp32 on CPU, bf16 on CUDA), ``float32``, ``bfloat16``, ``float16``.
@@ -102,6 +103,7 @@ class HFEngine:
         if num_threads:
             torch.set_num_threads(int(num_threads))
         self.model_id = f"hf:{model}" + (f"+{adapter}" if adapter else "")
+        model, adapter = with_shipped_adapter(model, adapter)  # hf/vllm:smollm2-135m-setsel = base + adapter
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         path = resolve_model(model)

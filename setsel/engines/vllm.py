@@ -44,6 +44,7 @@ from typing import Any
 
 from setsel.engines.base import EngineError, check_lengths
 from setsel.engines.constraints import constraint_regex
+from setsel.engines.models import with_shipped_adapter
 from setsel.types import Completion, GenerationParams, Message, Scored
 
 INSTALL_HINT = (
@@ -142,6 +143,7 @@ class VLLMEngine:
         from vllm.platforms import current_platform
 
         self.model_id = f"vllm:{model}" + (f"+{adapter}" if adapter else "")
+        model, adapter = with_shipped_adapter(model, adapter)  # hf/vllm:smollm2-135m-setsel = base + adapter
         self.model_path = resolve_vllm_model(model)
         self.adapter = str(Path(adapter).resolve()) if adapter else None
         self.enable_lora = bool(enable_lora or adapter)

@@ -21,6 +21,10 @@ from pathlib import Path
 import numpy as np
 
 
+class EmptyCorpusError(ValueError):
+    """:meth:`BM25Index.build` got texts without a single indexable term."""
+
+
 @dataclass(frozen=True)
 class BM25Params:
     """Tokeniser and scoring settings (stored with the index)."""
@@ -50,6 +54,9 @@ class BM25Index:
         params = params or BM25Params()
         tokens = bm25s.tokenize(texts, stopwords=params.stopwords, stemmer=_stemmer(params.stemmer),
                                 show_progress=show_progress)
+        if not tokens.vocab:  # bm25s itself fails with a bare max() error here
+            raise EmptyCorpusError(f"no indexable term in {len(texts)} text(s) (all empty, stop words "
+                                   "or one-character tokens)")
         retriever = bm25s.BM25(k1=params.k1, b=params.b, method=params.method)
         retriever.index(tokens, show_progress=show_progress)
         return cls(retriever, params, len(texts))
@@ -75,6 +82,18 @@ class BM25Index:
 
         return bm25s.tokenize(questions, stopwords=self.params.stopwords, stemmer=self._stemmer,
                               return_ids=False, show_progress=False)
+
+    def scores(self, question: str) -> np.ndarray:
+        """The BM25 score of ``question`` against every indexed passage (shape ``(n_docs,)``).
+
+        Query terms absent from the index contribute nothing; a question with no indexed
+        term scores 0 everywhere.
+        """
+        [tokens] = self.tokenize_queries([question])
+        ids = self.retriever.get_tokens_ids(tokens)
+        if not ids:
+            return np.zeros(self.n_docs, dtype=np.float64)
+        return np.asarray(self.retriever.get_scores_from_ids(ids), dtype=np.float64)
 
     def search(self, questions: list[str], k: int) -> list[tuple[list[int], list[float]]]:
         """Top-``k`` ``(rows, scores)`` per question, best first, zero-score hits dropped."""

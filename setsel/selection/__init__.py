@@ -32,6 +32,7 @@ SELECTOR_MODULES: dict[str, str] = {
     "listwise": "setsel.selection.listwise",
     "cross_encoder": "setsel.selection.cross_encoder",
     "mmr": "setsel.selection.mmr",
+    "lexical": "setsel.selection.lexical",
 }
 
 _REGISTRY: dict[str, type[Selector]] = {}

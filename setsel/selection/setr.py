@@ -6,6 +6,9 @@
 - ``selection_only``: output only the final selection (``setr_selection_only``).
 - ``trained``: a selector fine-tuned by ``setsel train`` — the training prompt
   (``optiset_train``, OptiSet Table 9), selection only; use it with the adapter's model id.
+  ``hf:smollm2-135m-setsel`` is the one shipped with setsel (SmolLM2-135M distilled from
+  gold sets, ``setsel/models/smollm2-135m-setsel/README.md``); with it passages are cut to the
+  30 words it was trained on unless ``max_words`` is given.
 
 The reasoning variants decode in two phases (free reasoning up to ``reasoning_tokens``,
 then the selection under the grammar constraint); ``selection_only`` is constrained
@@ -33,6 +36,7 @@ from setsel.selection import register_selector
 from setsel.selection.base import SelectorError, SelectorOptions
 from setsel.selection.llm import LLMOptions, LLMSelector
 from setsel.selection.stages import Job, run_stage
+from setsel.text import DEFAULT_MAX_WORDS
 from setsel.types import Candidates, Selection
 
 # variant -> (template, reasons before selecting)
@@ -56,6 +60,11 @@ class SetROptions(LLMOptions):
         super().__post_init__()
         if self.variant not in VARIANTS:
             raise SelectorError(f"setr variant must be one of {sorted(VARIANTS)}, got {self.variant!r}")
+        if self.variant == "trained" and self.max_words == DEFAULT_MAX_WORDS and isinstance(self.model, str):
+            # A shipped selector reads passages cut as in its training (unless max_words is set).
+            from setsel.engines.models import shipped_max_words
+
+            self.max_words = shipped_max_words(self.model) or self.max_words
 
 
 @register_selector("setr")

@@ -2,7 +2,7 @@
 
 Layout of ``out``::
 
-    out/samples/part-<sha>.parquet   SampledSet records, one file per finished batch
+    out/samples/part-<sha>.parquet   SampledSet records, one file per finished batch (not in gold mode)
     out/train.parquet                TrainExample records (m sets × 3 permuted copies)
     out/metadata.json                α, β, K, T, models, prompt versions, counts
     out/p_hist.png                   histogram of P over all sampled sets
@@ -12,6 +12,16 @@ written atomically (temp file + rename) right after their batch is scored, so a 
 run loses at most the batches in flight and a rerun skips every finished id — nothing is
 lost and nothing is written twice. The sampling itself runs in-process
 (:func:`run_local`) or on Ray Data actors (:mod:`setsel.distributed.synthesize`).
+
+Modes: ``optiset`` (Algorithm 1: K sampled sets scored by the generator's perplexity),
+``teacher`` (SetR §3.3.1: a teacher model's IRI output is the target) and ``gold`` (SetR
+distillation with the benchmark's gold paragraphs as teacher, :mod:`setsel.synthesis.gold`:
+no model runs, ``permutations`` shuffled copies per question).
+
+Evaluation questions never train: every question whose normalised text
+(:func:`~setsel.synthesis.gold.normalise_question`) occurs in a dataset listed under
+``exclude_eval`` is refused before anything runs, and counted in ``metadata.json``
+(``refused_eval``).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from setsel.synthesis.esr import ESRConfig
 from setsel.types import Candidates, SampledSet
@@ -41,12 +51,14 @@ class SynthesisConfig:
 
     out: str = "runs/synthesis"
     datasets: list[DatasetSpec] = field(default_factory=lambda: [DatasetSpec(name="demo")])
-    mode: str = "optiset"                      # optiset (Algorithm 1) | teacher (SetR labels)
+    mode: Literal["optiset", "teacher", "gold"] = "optiset"   # Algorithm 1 | SetR teacher labels | gold labels
     selector: str = "hf:smollm2-135m"          # expands / selects / refines (optiset)
     generator: str | None = None               # perplexity utility; None = the selector model
     teacher: str | None = None                 # teacher mode: an OpenAI-compatible model id
     engine_options: dict[str, Any] = field(default_factory=dict)
     esr: ESRConfig = field(default_factory=ESRConfig)
+    exclude_eval: list[DatasetSpec] = field(default_factory=list)  # evaluation sets: their questions are refused
+    permutations: int = 4                      # gold mode: shuffled copies per question
     m: int = 5
     copies: int = 3
     min_spread: float = 0.1
@@ -92,6 +104,45 @@ def load_questions(cfg: SynthesisConfig) -> list[Candidates]:
             owner[qid] = label
             out.append(c)
     return out
+
+
+QUESTION_FIELDS = ("question", "question_text", "Question", "query")
+
+
+def evaluation_questions(specs: list[DatasetSpec]) -> set[str]:
+    """Normalised question texts of every evaluation dataset in ``specs``.
+
+    Two readings, unioned: the loader's questions, and the raw question field of every row of
+    the file (or of every ``*.jsonl`` in an openret folder) — loaders skip rows they cannot
+    select over (e.g. the 19 2Wiki dev rows without a pool), and those are evaluation
+    questions too.
+    """
+    from setsel.datasets import dataset_path, load_dataset
+    from setsel.datasets.common import iter_jsonl
+    from setsel.synthesis.gold import normalise_question
+
+    texts: set[str] = set()
+    for spec in specs:
+        texts |= {normalise_question(c.query.question) for c in load_dataset(spec.name, spec.path, qa_path=spec.qa)}
+        path = dataset_path(spec.name, spec.path)
+        files = [] if path is None else sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+        for file in files:
+            for _, row in iter_jsonl(file):
+                texts |= {normalise_question(row[k]) for k in QUESTION_FIELDS if isinstance(row.get(k), str)}
+    return texts
+
+
+def training_questions(cfg: SynthesisConfig) -> tuple[list[Candidates], list[str]]:
+    """:func:`load_questions` minus every question that occurs in ``cfg.exclude_eval``.
+
+    Returns ``(kept, refused_ids)``.
+    """
+    from setsel.synthesis.gold import exclude_questions
+
+    questions = load_questions(cfg)
+    if not cfg.exclude_eval:
+        return questions, []
+    return exclude_questions(questions, evaluation_questions(cfg.exclude_eval))
 
 
 def samples_dir(out: str | Path) -> Path:
@@ -173,7 +224,12 @@ def run_local(cfg: SynthesisConfig, pending: list[Candidates], progress: bool = 
 def run(cfg: SynthesisConfig, progress: bool = True) -> dict[str, Any]:
     """Sample every pending question (resuming), then build the training data."""
     t0 = time.perf_counter()
-    questions = load_questions(cfg)
+    questions, refused = training_questions(cfg)
+    if cfg.mode == "gold":
+        summary = build_gold(cfg, questions)
+        summary.update(refused_eval=len(refused), refused_eval_ids=refused, wall_s=round(time.perf_counter() - t0, 1))
+        (Path(cfg.out) / "metadata.json").write_text(json.dumps(summary, indent=2))
+        return summary
     done = finished_ids(cfg.out)
     pending = [c for c in questions if c.query.id not in done]
     if pending:
@@ -186,8 +242,26 @@ def run(cfg: SynthesisConfig, progress: bool = True) -> dict[str, Any]:
     summary = build(cfg, questions)
     summary["wall_s"] = round(time.perf_counter() - t0, 1)
     summary["resumed_skipped"] = len(done)
+    summary.update(refused_eval=len(refused), refused_eval_ids=refused)
     (Path(cfg.out) / "metadata.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def build_gold(cfg: SynthesisConfig, questions: list[Candidates]) -> dict[str, Any]:
+    """Gold mode: write ``train.parquet`` straight from the labels (no model, nothing to resume)."""
+    from dataclasses import asdict
+
+    from setsel.config import config_to_dict
+    from setsel.io import write_records
+    from setsel.synthesis.gold import gold_examples
+
+    examples, report = gold_examples(questions, permutations=cfg.permutations, seed=cfg.esr.seed, max_sets=cfg.m)
+    meta: dict[str, Any] = {"config": config_to_dict(cfg), "n_questions_input": len(questions), **asdict(report)}
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    if examples:
+        write_records(Path(cfg.out) / "train.parquet", examples,
+                      extra_metadata={k: v for k, v in meta.items() if k != "config"})
+    return meta
 
 
 def build(cfg: SynthesisConfig, questions: list[Candidates]) -> dict[str, Any]:

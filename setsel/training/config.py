@@ -114,10 +114,14 @@ class TrainConfig:
 
     @property
     def resolved_precision(self) -> str:
-        """``bf16`` on GPU, ``fp32`` on CPU unless set explicitly."""
+        """``auto``: ``bf16`` on GPU and on CPUs with native bf16 (:func:`setsel.hardware.cpu_bf16_supported`),
+        else ``fp32``. bf16 here means mixed precision: bf16 compute under autocast, trainable
+        weights (LoRA adapters, or every weight without LoRA) and optimizer state in fp32."""
         if self.precision != "auto":
             return self.precision
-        return "bf16" if self.scaling.use_gpu else "fp32"
+        from setsel.hardware import cpu_bf16_supported
+
+        return "bf16" if self.scaling.use_gpu or cpu_bf16_supported() else "fp32"
 
     def resolved(self) -> "TrainConfig":
         """A copy with absolute paths and a run name (what the workers receive)."""

@@ -154,8 +154,8 @@ class _Backend:
             ids = [torch.device(session.device).index] if session.device.startswith("cuda") else None
             self.model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         self.params = [p for p in self.inner.parameters() if p.requires_grad]
-        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
-                         if cfg.resolved_precision == "bf16" and session.device.startswith("cuda") else None)
+        device_type = "cuda" if session.device.startswith("cuda") else "cpu"
+        self.autocast = torch.autocast(device_type, dtype=torch.bfloat16) if cfg.resolved_precision == "bf16" else None
 
     def loss_scale(self) -> float:
         return 1.0 / (self.cfg.optim.batch_size * self.cfg.optim.grad_accum)
@@ -259,6 +259,18 @@ def _metrics_log(cfg: TrainConfig, start_step: int) -> Path:
     return path
 
 
+def base_dtype(cfg: TrainConfig) -> str:
+    """The dtype the base weights load in.
+
+    bf16 precision: with LoRA the frozen base is stored in bf16 (half the memory, no per-step
+    cast) while peft keeps the adapters in fp32; without LoRA the weights train, so they stay
+    fp32 master weights and autocast computes in bf16. DeepSpeed manages bf16 itself.
+    """
+    if cfg.resolved_precision != "bf16":
+        return "fp32"
+    return "bf16" if cfg.scaling.strategy == "deepspeed" or cfg.lora.enabled else "fp32"
+
+
 def train_worker(cfg: TrainConfig, session: Session) -> dict[str, Any]:
     """Train on this worker until the plan's last step (or ``max_steps_this_run`` steps).
 
@@ -272,7 +284,7 @@ def train_worker(cfg: TrainConfig, session: Session) -> dict[str, Any]:
 
     torch.manual_seed(cfg.seed)
     rank, world = session.world_rank, session.world_size
-    dtype = "bf16" if cfg.resolved_precision == "bf16" and cfg.scaling.strategy == "deepspeed" else "fp32"
+    dtype = base_dtype(cfg)
     tok, model = load_for_training(cfg.model, cfg.lora, dtype=dtype,
                                    gradient_checkpointing=cfg.optim.gradient_checkpointing)
     sets = SETS_FOR_LOSS[cfg.loss]

@@ -120,7 +120,8 @@ def test_generic_bad_schema_version(tmp_path):
 
 def test_registry_errors_and_names(tmp_path):
     assert set(list_datasets()) == {"hotpotqa-ircot", "hotpotqa", "2wiki", "musique", "bamboogle", "openret",
-                                    "multihop-rag", "jsonl", "demo"}
+                                    "multihop-rag", "jsonl", "demo",
+                                    "2wiki-train", "hotpotqa-amor-train", "hotpotqa-train", "musique-train"}
     with pytest.raises(DatasetError, match="unknown dataset 'nq'; available: hotpotqa-ircot"):
         load_dataset("nq")
     with pytest.raises(DatasetError, match="needs a path"):
