@@ -73,12 +73,16 @@ ROWS = {
     # 30 words it was trained with (configs/train_gold.yaml). With --model hf:smollm2-135m-setsel
     # --label setsel it is the shipped trained selector; with hf:smollm2-135m, the untrained base.
     "setr-trained30": ("setr", "trained", 3, {"max_words": 30}),
+    # The titles-then-selection target (configs/train_gold_titles.yaml: 20 words), decoded in one
+    # free generation as it was trained (parse failures fall back to top-3 and are counted).
+    "setr-trained_titles20": ("setr", "trained_titles", 3, {"max_words": 20, "constrained": False,
+                                                            "reasoning_tokens": 64}),
     # LLM-free: BM25 over each question's own pool (setsel's bm25), top-2 / top-3.
     "lexical2": ("lexical", None, 2, {}),
     "lexical3": ("lexical", None, 3, {}),
     # The trained cross-encoder (setsel train-cross-encoder): passages above the threshold tuned
-    # on training questions, at most 3.
-    "ce-trained": ("cross_encoder", None, 3, {"model": "runs/cross_encoder", "max_passages": 3}),
+    # on training questions, at most the max_passages it was tuned with (its setsel_selector.json).
+    "ce-trained": ("cross_encoder", None, 3, {"model": "runs/cross_encoder"}),
 }
 SHOWN = ("avg_selected", "set_precision", "set_recall", "set_f1", "parse_failed_rate", "fallback_rate",
          "selector_completion_tokens", "wall_s")

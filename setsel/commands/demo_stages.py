@@ -3,8 +3,7 @@
 index → retrieve → methods (top-k, SetR, OptiSet, evaluated with answers) → synthesize
 (OptiSet Algorithm 1 on the training half) → train (a few LoRA steps, set-list-wise loss,
 Ray Train) → before/after (the trained selector vs the same prompt on the base model, on
-the held-out half) → serve (one ``/v1/search`` request through the Ray Serve app, selecting
-with the shipped trained selector ``hf:smollm2-135m-setsel``).
+the held-out half) → serve (one ``/v1/search`` request through the Ray Serve app).
 
 Every stage returns a small dict for the summary; the orchestration, timing and failure
 handling live in :mod:`setsel.commands.demo`.
@@ -22,13 +21,9 @@ from typing import Any
 # question even at 60 words); so passages are cut to 40 words, reasoning is short, and
 # OptiSet expands into one sub-query (question + sub-query + refine = 3 prompts).
 DEMO_WORDS = 40
-# The trained selector shipped with setsel (issue 18): the demo's default selector, and the one
-# the serve stage deploys. It reads passages at the 30 words it was trained with.
-SHIPPED_SELECTOR = "hf:smollm2-135m-setsel"
 METHODS = [
     # (label, method, options)
     ("topk-3", "topk", {"k": 3}),
-    ("setsel-trained", "setr", {"variant": "trained", "model": SHIPPED_SELECTOR}),
     ("setr-selection_only", "setr", {"variant": "selection_only", "max_words": DEMO_WORDS}),
     ("setr-iri", "setr", {"variant": "iri", "reasoning_tokens": 48, "max_words": DEMO_WORDS}),
     ("optiset", "optiset", {"reasoning_tokens": 24, "max_subqueries": 1, "expand_tokens": 40,
@@ -44,23 +39,16 @@ class DemoState:
         self.out, self.model, self.limit, self.generate = out, model, limit, generate
         self.methods, self.train_steps = methods, train_steps
         self.engine = None
-        self.engines: dict[str, Any] = {}
         self.candidates: list = []
         self.results: dict[str, dict] = {}
         self.adapter: str | None = None
 
-    def get_engine(self, model: str | None = None):
-        """The engine of ``model`` (default: the demo's model), loaded once."""
-        model = model or self.model
-        if model == self.model and self.engine is not None:
-            return self.engine
-        if model not in self.engines:
+    def get_engine(self):
+        if self.engine is None:
             from setsel.engines import load_engine
 
-            self.engines[model] = load_engine(model, batch_size=16)  # the 12 demo questions in one batch
-        if model == self.model:
-            self.engine = self.engines[model]
-        return self.engines[model]
+            self.engine = load_engine(self.model, batch_size=16)  # the 12 demo questions in one batch
+        return self.engine
 
     @property
     def halves(self) -> tuple[list, list]:
@@ -95,12 +83,11 @@ def _evaluate(s: DemoState, label: str, method: str, options: dict, cands: list,
     from setsel.selection import get_selector
 
     opts = dict(options)
-    model = opts.get("model", s.model)
     if method != "topk" and "engine" not in opts:
-        opts["engine"] = s.get_engine(model)
+        opts["engine"] = s.get_engine()
     selector = get_selector(method, **opts)
     result = evaluate(cands, selector, k=3, generate=s.generate, generator=s.get_engine() if s.generate else None,
-                      dataset="demo (retrieved)", model=model if method != "topk" else None)
+                      dataset="demo (retrieved)", model=s.model if method != "topk" else None)
     shown = {k: v for k, v in options.items() if k != "engine"}
     write_report(result, s.out / folder / label, settings={"method": label, **shown})
     return result.metrics
@@ -210,11 +197,10 @@ def stage_serve(s: DemoState) -> dict[str, Any]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    # The deployed selector is the shipped trained one (configs/serve.yaml's default too), not the
-    # demo's own few-step adapter (that one only shows that training runs).
-    cfg = _build(ServeAppConfig, {"model": SHIPPED_SELECTOR, "method": "setr", "variant": "trained",
-                                  "allowed_methods": ["setr", "topk"], "engine_options": {},
-                                  "index": str(s.out / "index")})
+    engine_options = {"adapter": s.adapter} if s.adapter else {}
+    cfg = _build(ServeAppConfig, {"model": s.model, "method": "setr", "variant": "trained" if s.adapter else
+                                  "selection_only", "allowed_methods": ["setr", "topk"],
+                                  "engine_options": engine_options, "index": str(s.out / "index")})
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
         serve.run(SelectorDeployment.options(ray_actor_options={"num_cpus": 0.5}).bind(cfg), name="demo",

@@ -9,6 +9,7 @@ folder resumes from the latest checkpoint.
 Example:
     setsel train --config configs/train_tiny_cpu.yaml --gold-from ../shared/data/hotpotqa_train100_hipporag/train.jsonl
     setsel train --config configs/train_setlist.yaml --set data.train=runs/synth/train.parquet --set scaling.num_workers=4
+    setsel train --config configs/train_gold.yaml --export setsel/models/smollm2-135m-setsel   # the shipped selector
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="first write gold-proxy examples (setsel.training.gold) from a HotpotQA-format "
                              "JSONL file to data.train (demos; real training uses synthesised sets)")
     parser.add_argument("--gold-n", type=int, default=32, help="examples for --gold-from (default: %(default)s)")
+    parser.add_argument("--export", default=None, metavar="DIR",
+                        help="when the run has finished, also write its adapter with bf16 weights to DIR "
+                             "(e.g. setsel/models/smollm2-135m-setsel, the shipped selector; its README.md is kept)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
 
 
@@ -49,4 +53,11 @@ def run(args: argparse.Namespace) -> int:
 
     summary = run_training(cfg, address=args.address)
     print(json.dumps(summary, indent=2))
+    if args.export:
+        if not summary.get("finished"):
+            print(f"not exported: the run stopped at step {summary.get('step')} of {summary.get('total_steps')}")
+            return 1
+        from setsel.training.model import export_adapter
+
+        print(f"exported the adapter (bf16) to {export_adapter(summary['adapter'], args.export)}")
     return 0

@@ -47,6 +47,10 @@ VARIANTS: dict[str, tuple[str, bool]] = {
     # A selector trained by setsel train (OptiSet §3.3): the training prompt (OptiSet Table 9),
     # answered with the selection only, exactly as the collator rendered it in training.
     "trained": ("optiset_train", False),
+    # Trained with the gold teacher's `titles` target (setsel/synthesis/gold.py): the model first
+    # names the needed passages' titles, then selects. Reasoning first; run it with
+    # constrained=False (one generation, as trained) or two-phase.
+    "trained_titles": ("optiset_train", True),
 }
 
 
@@ -60,7 +64,7 @@ class SetROptions(LLMOptions):
         super().__post_init__()
         if self.variant not in VARIANTS:
             raise SelectorError(f"setr variant must be one of {sorted(VARIANTS)}, got {self.variant!r}")
-        if self.variant == "trained" and self.max_words == DEFAULT_MAX_WORDS and isinstance(self.model, str):
+        if self.variant.startswith("trained") and self.max_words == DEFAULT_MAX_WORDS and isinstance(self.model, str):
             # A shipped selector reads passages cut as in its training (unless max_words is set).
             from setsel.engines.models import shipped_max_words
 

@@ -42,6 +42,8 @@ from setsel.synthesis.sets import dedupe_sets, make_permutation, permute_example
 from setsel.types import Candidates
 
 NO_GOLD = "no gold in pool"
+REASONING_CHOICES = ("none", "titles")
+TITLES_HEADER = "Needed passages:"
 NO_PASSAGES = "empty pool"
 
 
@@ -53,6 +55,24 @@ def normalise_question(text: str) -> str:
     'who is older, annie morton?'
     """
     return re.sub(r"\s+", " ", str(text)).strip().lower()
+
+
+def titles_target(titles: Sequence[str], ids: Sequence[int]) -> str:
+    """The ``reasoning: titles`` target: the needed passages' titles, then the selection line.
+
+    The titles are the information requirements read off the gold labels (one per gold
+    paragraph, in the order of their ids) — nothing is invented; writing them first lets the
+    model copy entity names before it has to point at ids.
+
+    >>> titles_target(["Annie Morton", "Terry Richardson"], [3, 7])
+    'Needed passages: Annie Morton | Terry Richardson\n### Final Selection: [3] [7]'
+    """
+    from setsel.text import clean_passage_text
+    from setsel.training.data import selection_target
+
+    # cleaned as the prompt renders titles (render_passage), so the model copies what it sees
+    clean = [" ".join(clean_passage_text(str(t)).split()) or "(untitled)" for t in titles]
+    return f"{TITLES_HEADER} {' | '.join(clean)}\n{selection_target(ids)}"
 
 
 def set_preference(chosen: Iterable[int], gold: set[int]) -> float:
@@ -99,6 +119,7 @@ def gold_examples(
     seed: int = 0,
     max_sets: int = 5,
     alternatives: bool = True,
+    reasoning: str = "none",
 ) -> tuple[list[Any], GoldReport]:
     """``TrainExample`` records from labelled pools (see the module docstring).
 
@@ -109,11 +130,16 @@ def gold_examples(
         seed: permutation seed; the same seed gives the same examples.
         max_sets: at most this many sets per example (the gold set always first).
         alternatives: ``False`` writes the gold set alone (SFT only).
+        reasoning: ``"titles"`` also writes ``teacher_output`` = :func:`titles_target` of the
+            gold set in the shown order (train it with ``data.target: teacher``); ``"none"``: no
+            teacher output (selection-only targets).
     Returns:
         ``(examples, report)``; examples are question-major, copy-minor.
     """
     from setsel.training.data import TrainExample
 
+    if reasoning not in REASONING_CHOICES:
+        raise ValueError(f"reasoning must be one of {REASONING_CHOICES}, got {reasoning!r}")
     if permutations < 1 or max_sets < 1:
         raise ValueError(f"permutations and max_sets must be ≥ 1, got {permutations}, {max_sets}")
     out: list[Any] = []
@@ -141,8 +167,12 @@ def gold_examples(
             sets, P = sets[:max_sets], P[:max_sets]
             perm = make_permutation(len(passages), hash_seed(seed, c.query.id, copy))
             shown, remapped = permute_example(passages, sets, perm)
+            teacher = None
+            if reasoning == "titles":
+                teacher = titles_target([shown[i - 1].title for i in remapped[0]], remapped[0])
             out.append(TrainExample(query_id=f"{c.query.id}@{copy}", question=c.query.question, passages=shown,
                                     sets=remapped, P=P, answers=list(c.query.answers), permutation=perm,
+                                    teacher_output=teacher,
                                     metadata={"source": "gold", "copy": copy, "question_id": c.query.id}))
     report.n_examples = len(out)
     report.dropped = dict(dropped)

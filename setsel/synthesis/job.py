@@ -59,6 +59,7 @@ class SynthesisConfig:
     esr: ESRConfig = field(default_factory=ESRConfig)
     exclude_eval: list[DatasetSpec] = field(default_factory=list)  # evaluation sets: their questions are refused
     permutations: int = 4                      # gold mode: shuffled copies per question
+    gold_reasoning: Literal["none", "titles"] = "none"   # gold mode: also write a titles-then-selection target
     m: int = 5
     copies: int = 3
     min_spread: float = 0.1
@@ -255,7 +256,8 @@ def build_gold(cfg: SynthesisConfig, questions: list[Candidates]) -> dict[str, A
     from setsel.io import write_records
     from setsel.synthesis.gold import gold_examples
 
-    examples, report = gold_examples(questions, permutations=cfg.permutations, seed=cfg.esr.seed, max_sets=cfg.m)
+    examples, report = gold_examples(questions, permutations=cfg.permutations, seed=cfg.esr.seed, max_sets=cfg.m,
+                                     reasoning=cfg.gold_reasoning)
     meta: dict[str, Any] = {"config": config_to_dict(cfg), "n_questions_input": len(questions), **asdict(report)}
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     if examples:

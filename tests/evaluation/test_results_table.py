@@ -23,7 +23,8 @@ def table():
 @pytest.mark.parametrize("row,label,adapter", [
     ("topk3", None, None), ("setr-iri", None, None), ("optiset-no_refine", None, None),
     ("setr-selection_only-unconstrained", None, None), ("setr-trained", None, None),
-    ("setr-trained", "setlist", "/runs/a dir/adapter"), ("setr-trained", "merged", None), ("topk3", "x", "/a")])
+    ("setr-trained", "setlist", "/runs/a dir/adapter"), ("setr-trained", "merged", None), ("topk3", "x", "/a"),
+    ("setr-trained30", "setsel", None), ("lexical2", None, None), ("ce-trained", None, None)])
 def test_row_command_is_the_same_eval(table, row, label, adapter, tmp_path):
     """The printed command, parsed by `setsel eval`'s own parser, gives the same selector options."""
     import argparse
@@ -41,7 +42,7 @@ def test_row_command_is_the_same_eval(table, row, label, adapter, tmp_path):
                           batch_size=args.batch_size, selector_options=parse_overrides(args.option), out=args.out)
     assert selector_options(again) == selector_options(cfg)
     assert (again.dataset, again.data, again.limit, again.shuffle_candidates) == ("openret", "openret_bge/musique", 100, 0)
-    suffix = f"+{label}" if label and row != "topk3" else ""  # LLM-free rows ignore label and adapter
+    suffix = f"+{label}" if label and table.uses_llm(row) else ""  # LLM-free rows ignore label and adapter
     assert name == f"{row}{suffix}-shuffled0" and cfg.out == str(tmp_path / "openret-musique" / name)
     assert selector_options(cfg).get("engine_options") == ({"adapter": adapter} if adapter and suffix else None)
 

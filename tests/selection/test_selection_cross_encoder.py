@@ -71,3 +71,60 @@ def _one():
     from setsel.types import Candidates, Passage, Query
 
     return Candidates(query=Query(id="q", question="Who?"), passages=[Passage(id="p", title="T", text="x")])
+
+
+def test_select_by_threshold_hand_computed():
+    from setsel.selection.cross_encoder import select_by_threshold
+
+    scores = [0.2, 1.5, -0.3, 0.9, 1.5]
+    assert select_by_threshold(scores, 0.5) == [1, 4, 3]          # ≥ 0.5, by score, ties keep pool order
+    assert select_by_threshold(scores, 0.9, cap=2) == [1, 4]      # at most the cap
+    assert select_by_threshold(scores, 0.2) == [1, 4, 3, 0]       # ≥ includes equality
+    assert select_by_threshold(scores, 9.0) == [1]                # none clears it: the best one
+    assert select_by_threshold([], 0.0) == []
+
+
+def _with_selector_file(folder, tmp_path, meta):
+    import json
+    import shutil
+
+    dest = tmp_path / "ce"
+    shutil.copytree(folder, dest)
+    (dest / "setsel_selector.json").write_text(json.dumps(meta))
+    return dest
+
+
+@pytest.mark.timeout(120)
+def test_selection_cross_encoder_threshold_from_folder_and_option(tiny_cross_encoder, hotpot, tmp_path):
+    c = hotpot[0]
+    ref = _reference_scores(tiny_cross_encoder, c.query.question, c.passages)
+    order = sorted(range(len(ref)), key=lambda i: -ref[i])
+    third = (ref[order[2]] + ref[order[3]]) / 2     # a threshold that keeps exactly the best three (with a margin)
+    folder = _with_selector_file(tiny_cross_encoder, tmp_path, {"threshold": third, "max_passages": 2,
+                                                                "max_length": 512})
+    ids = [p.id for p in c.passages]
+
+    sel = get_selector("cross_encoder", model=str(folder), k=1)
+    assert (sel.threshold, sel.cap, sel.max_length) == (third, 2, 512)
+    assert sel.select([c])[0].selected_ids == [ids[i] for i in order[:2]]        # json cap 2 (k unused)
+    wide = get_selector("cross_encoder", model=str(folder), max_passages=4)
+    assert wide.select([c])[0].selected_ids == [ids[i] for i in order[:3]]       # max_passages overrides the json
+    high = get_selector("cross_encoder", model=str(folder), threshold=ref[order[0]] + 1.0)
+    assert high.select([c])[0].selected_ids == [ids[order[0]]]                   # option overrides; at least 1
+    low = get_selector("cross_encoder", model=str(tiny_cross_encoder), threshold=min(ref) - 1.0, k=2)
+    assert low.cap is None and low.select([c])[0].selected_ids == [ids[i] for i in order]  # no cap: all clear it
+    plain = get_selector("cross_encoder", model=str(tiny_cross_encoder), k=2)
+    assert plain.threshold is None and plain.max_length == 512
+    assert plain.select([c])[0].selected_ids == [ids[i] for i in order[:2]]      # no threshold: top-k as before
+    for s in (sel, wide, high, low, plain):
+        s.close()
+
+
+def test_selection_cross_encoder_bad_selector_file(tmp_path):
+    from setsel.selection import SelectorError
+
+    (tmp_path / "setsel_selector.json").write_text('{"max_passages": 3}')
+    with pytest.raises(SelectorError, match="threshold"):
+        get_selector("cross_encoder", model=str(tmp_path))
+    with pytest.raises(SelectorError, match="threshold"):
+        get_selector("cross_encoder", model="x", threshold="high")

@@ -230,3 +230,30 @@ def test_full_gold_config_over_the_real_data(tmp_path, data_dir, monkeypatch, ca
     examples = read_examples(out / "train.parquet")
     assert len(examples) == 4288 and len({e.metadata["question_id"] for e in examples}) == 1072
     assert all(e.best_index == 0 and e.P[0] == 1.0 for e in examples)
+
+
+# ----------------------------------------------------------------------------- titles target
+def test_titles_target_hand_written():
+    from setsel.synthesis.gold import titles_target
+
+    assert titles_target(["Annie Morton", "Terry  Richardson"], [3, 7]) == (
+        "Needed passages: Annie Morton | Terry Richardson\n### Final Selection: [3] [7]")
+    assert titles_target([""], [1]) == "Needed passages: (untitled)\n### Final Selection: [1]"
+    with pytest.raises(ValueError):
+        gold_examples([_cands("q", 3, [1])], reasoning="essay")
+
+
+def test_titles_target_names_the_shown_gold_passages(wiki5):
+    """The reasoning names exactly the gold titles, in the order of their (permuted) ids, and its
+    selection line is the gold set: one format, rendered and parsed by the same functions."""
+    from setsel.prompts import parse_selection
+
+    examples, _ = gold_examples(wiki5, permutations=2, seed=0, reasoning="titles")
+    for e in examples:
+        head, _, line = e.teacher_output.partition("\n")
+        titles = head.removeprefix("Needed passages: ").split(" | ")
+        assert titles == [" ".join(e.passages[i - 1].title.split()) for i in e.sets[0]]
+        assert parse_selection(e.teacher_output, len(e.passages)).ids == e.sets[0]
+    plain, _ = gold_examples(wiki5, permutations=2, seed=0)
+    assert all(p.teacher_output is None for p in plain)
+    assert [p.sets for p in plain] == [e.sets for e in examples]  # same targets, reasoning added
