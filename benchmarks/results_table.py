@@ -77,6 +77,11 @@ ROWS = {
     # free generation as it was trained (parse failures fall back to top-3 and are counted).
     "setr-trained_titles20": ("setr", "trained_titles", 3, {"max_words": 20, "constrained": False,
                                                             "reasoning_tokens": 64}),
+    # The judgements target's decoding (configs/train_gold_judgements.yaml: 20 words): a yes/no
+    # line per passage, then the selection, in one free generation as trained (parse failures
+    # fall back to top-3 and are counted). With --adapter NAME=PATH the trained adapter; with
+    # --model hf:smollm2-135m-setsel --label setsel a shipped one; else the untrained base.
+    "setr-trained_judgements20": ("setr", "trained_judgements", 3, {"max_words": 20}),
     # LLM-free: BM25 over each question's own pool (setsel's bm25), top-2 / top-3.
     "lexical2": ("lexical", None, 2, {}),
     "lexical3": ("lexical", None, 3, {}),

@@ -13,7 +13,9 @@ a CPU with avx512_bf16 — frozen base in bf16, LoRA in fp32, autocast to bf16):
 example, then forward + backward + optimizer step of each example, timed one by one.
 Reported: mean tokens per example, s/example (mean, median), examples/hour, tokens/s, peak
 RSS, the loss of the first example (the two precisions agree to ~1e-2), and the bf16 / fp32
-speed-up. The whole-run figure (``--run DIR``) reads ``metrics.jsonl`` of a finished
+speed-up. The CPU's own fp32 and bf16 matmul rate (a 1024³ torch matmul) is measured too; on a
+CPU without native bf16 (no avx512_bf16 / amx_bf16) bf16 is emulated and ~100× slower, so it is
+reported as skipped (``--force-bf16`` times it anyway). The whole-run figure (``--run DIR``) reads ``metrics.jsonl`` of a finished
 ``setsel train`` run: its wall time and examples/hour.
 
 Output: one JSON object on stdout (and in ``--json``).
@@ -73,6 +75,21 @@ def measure(cfg, examples, precision: str) -> dict:
             "trainable_params": sum(p.numel() for p in params)}
 
 
+def matmul_gflops(precision: str, n: int = 1024, repeats: int = 3) -> float:
+    """This CPU's achieved GFLOP/s on an ``n``³ torch matmul in ``precision`` (best of ``repeats``)."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return round(2 * n**3 / best / 1e9, 1)
+
+
 def run_summary(folder: Path) -> dict | None:
     path = folder / "metrics.jsonl"
     if not path.is_file():
@@ -97,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
     ap.add_argument("--run", default=None, help="also summarise a finished run's metrics.jsonl (its output_dir)")
     ap.add_argument("--json", help="also write the JSON here")
+    ap.add_argument("--force-bf16", action="store_true", help="time bf16 even where the CPU emulates it")
     args = ap.parse_args(argv)
 
     import torch
@@ -116,14 +134,22 @@ def main(argv: list[str] | None = None) -> int:
                            cfg.data.max_copies)
     step = max(1, len(pool) // args.n)
     examples = pool[::step][: args.n]
-    results = {p: measure(cfg, examples, p) for p in ("fp32", "bf16")}
+    native_bf16 = cpu_bf16_supported()
+    peak = {dt: matmul_gflops(dt) for dt in ("fp32", "bf16")}
+    precisions = ("fp32", "bf16") if native_bf16 or args.force_bf16 else ("fp32",)
+    results = {p: measure(cfg, examples, p) for p in precisions}
+    if "bf16" not in results:  # emulated bf16 is far slower than fp32: not worth timing a model
+        results["bf16"] = {"skipped": "this CPU has no avx512_bf16/amx_bf16: bf16 matmuls are emulated "
+                                      f"({peak['bf16']} GFLOP/s against {peak['fp32']} in fp32); "
+                                      "precision: auto trains in fp32 here (--force-bf16 times it anyway)"}
     report = {
         "benchmark": "train_speed", "config": args.config, "model": cfg.model, "loss": cfg.loss,
         "lora_r": cfg.lora.r if cfg.lora.enabled else None, "max_words": cfg.data.max_words,
-        "threads": torch.get_num_threads(), "cpu_bf16": cpu_bf16_supported(),
+        "threads": torch.get_num_threads(), "cpu_bf16": native_bf16, "matmul_gflops": peak,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
         "date": time.strftime("%Y-%m-%d"), **results,
-        "bf16_speedup": round(results["fp32"]["s_per_example"] / results["bf16"]["s_per_example"], 2),
+        "bf16_speedup": (round(results["fp32"]["s_per_example"] / results["bf16"]["s_per_example"], 2)
+                         if "s_per_example" in results["bf16"] else None),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
         "full_run": run_summary(Path(args.run)) if args.run else None,
     }

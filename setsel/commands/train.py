@@ -9,7 +9,7 @@ folder resumes from the latest checkpoint.
 Example:
     setsel train --config configs/train_tiny_cpu.yaml --gold-from ../shared/data/hotpotqa_train100_hipporag/train.jsonl
     setsel train --config configs/train_setlist.yaml --set data.train=runs/synth/train.parquet --set scaling.num_workers=4
-    setsel train --config configs/train_gold.yaml --export setsel/models/smollm2-135m-setsel   # the shipped selector
+    setsel train --config configs/train_gold_judgements.yaml --local   # in this process, no Ray
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=0.0001 --set scaling.num_workers=2")
     parser.add_argument("--address", default=None, help="Ray cluster address to join (default: start a local Ray)")
+    parser.add_argument("--local", action="store_true",
+                        help="train in this process without Ray (one worker, no DeepSpeed): the fast path on one "
+                             "CPU machine; checkpoints under <output_dir>/checkpoints, rerun to resume")
     parser.add_argument("--gold-from", default=None, metavar="HOTPOT_JSONL",
                         help="first write gold-proxy examples (setsel.training.gold) from a HotpotQA-format "
                              "JSONL file to data.train (demos; real training uses synthesised sets)")
@@ -49,9 +52,14 @@ def run(args: argparse.Namespace) -> int:
         examples = hotpot_gold_examples(args.gold_from, n=args.gold_n, seed=cfg.seed)
         write_records(cfg.data.train, examples)
         print(f"wrote {len(examples)} gold-proxy examples to {cfg.data.train}")
-    from setsel.distributed.train import run_training
+    if args.local:
+        from setsel.training.run import run_local
 
-    summary = run_training(cfg, address=args.address)
+        summary = run_local(cfg)
+    else:
+        from setsel.distributed.train import run_training
+
+        summary = run_training(cfg, address=args.address)
     print(json.dumps(summary, indent=2))
     if args.export:
         if not summary.get("finished"):

@@ -19,9 +19,7 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from typing import Any
 from setsel.config import ConfigError
 from setsel.distributed.runtime import init_ray
 from setsel.training.config import TrainConfig
+from setsel.training.run import finish_run
 
 WORKER_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM", "TORCH_EXTENSIONS_DIR",
               "SETSEL_CACHE_DIR", "SETSEL_DATA_DIR", "DS_ACCELERATOR")
@@ -131,24 +130,5 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> dict[str, Any]
     if result.checkpoint is None:
         raise RuntimeError("training reported no checkpoint")
     with result.checkpoint.as_directory() as folder:
-        folder = Path(folder)
-        state = json.loads((folder / "trainer_state.json").read_text())
-        adapter = out / "adapter"
-        shutil.rmtree(adapter, ignore_errors=True)
-        shutil.copytree(folder / "adapter", adapter)
-        checkpoint_path = str(folder)
-    finished = state["step"] >= state["total_steps"]
-    merged = None
-    if cfg.merge and finished and cfg.lora.enabled:
-        from setsel.training.model import merge_adapter
-
-        merged = str(merge_adapter(cfg.model, adapter, out / "merged"))
-    from setsel.training.curves import LOSS_LABEL, plot_curves, read_metrics
-
-    rows = read_metrics(out / "metrics.jsonl")
-    plot = plot_curves({f"{cfg.loss} ({LOSS_LABEL[cfg.loss]})": rows}, out / "train_loss.png")
-    summary = {"adapter": str(adapter), "merged": merged, "checkpoint": checkpoint_path, "step": state["step"],
-               "total_steps": state["total_steps"], "finished": finished, "metrics": rows[-1] if rows else {},
-               "curve": str(plot) if plot else None, "fit_seconds": round(fit_seconds, 2)}
-    (out / "train_summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        summary = finish_run(cfg, Path(folder), fit_seconds)
     return summary

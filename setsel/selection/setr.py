@@ -6,9 +6,11 @@
 - ``selection_only``: output only the final selection (``setr_selection_only``).
 - ``trained``: a selector fine-tuned by ``setsel train`` — the training prompt
   (``optiset_train``, OptiSet Table 9), selection only; use it with the adapter's model id.
-  ``hf:smollm2-135m-setsel`` is the one shipped with setsel (SmolLM2-135M distilled from
-  gold sets, ``setsel/models/smollm2-135m-setsel/README.md``); with it passages are cut to the
-  30 words it was trained on unless ``max_words`` is given.
+- ``trained_titles`` / ``trained_judgements``: the same prompt, answered as the gold teacher's
+  reasoning targets were written (``setsel/synthesis/gold.py``): the needed titles, or a yes/no
+  line per passage, then the selection — decoded in one free generation by default. A
+  selector registered in ``setsel.engines.models.SHIPPED_ADAPTERS`` reads passages cut to the
+  words it was trained on unless ``max_words`` is given (none ships yet: docs/training.md).
 
 The reasoning variants decode in two phases (free reasoning up to ``reasoning_tokens``,
 then the selection under the grammar constraint); ``selection_only`` is constrained
@@ -51,7 +53,14 @@ VARIANTS: dict[str, tuple[str, bool]] = {
     # names the needed passages' titles, then selects. Reasoning first; run it with
     # constrained=False (one generation, as trained) or two-phase.
     "trained_titles": ("optiset_train", True),
+    # Trained with the gold teacher's `judgements` target (configs/train_gold_judgements.yaml):
+    # a yes/no line per passage, then the selection. Same decoding as trained_titles.
+    "trained_judgements": ("optiset_train", True),
 }
+# Variants trained to write their reasoning and selection in one reply: decoded by default in
+# one free generation (constrained=False), exactly as trained; the two-phase path would add a
+# follow-up turn they never saw. A reply without a parsable selection falls back (counted).
+ONE_GENERATION = frozenset({"trained_titles", "trained_judgements"})
 
 
 @dataclass
@@ -59,11 +68,15 @@ class SetROptions(LLMOptions):
     """:class:`~setsel.selection.llm.LLMOptions` plus ``variant``."""
 
     variant: str = "iri"
+    # None: the variant's own decoding — one free generation for ONE_GENERATION, else two-phase
+    constrained: bool | None = None
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         if self.variant not in VARIANTS:
             raise SelectorError(f"setr variant must be one of {sorted(VARIANTS)}, got {self.variant!r}")
+        if self.constrained is None:
+            self.constrained = self.variant not in ONE_GENERATION
+        super().__post_init__()
         if self.variant.startswith("trained") and self.max_words == DEFAULT_MAX_WORDS and isinstance(self.model, str):
             # A shipped selector reads passages cut as in its training (unless max_words is set).
             from setsel.engines.models import shipped_max_words

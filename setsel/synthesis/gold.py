@@ -42,8 +42,9 @@ from setsel.synthesis.sets import dedupe_sets, make_permutation, permute_example
 from setsel.types import Candidates
 
 NO_GOLD = "no gold in pool"
-REASONING_CHOICES = ("none", "titles")
+REASONING_CHOICES = ("none", "titles", "judgements")
 TITLES_HEADER = "Needed passages:"
+JUDGEMENTS_HEADER = "Relevance:"
 NO_PASSAGES = "empty pool"
 
 
@@ -73,6 +74,29 @@ def titles_target(titles: Sequence[str], ids: Sequence[int]) -> str:
     # cleaned as the prompt renders titles (render_passage), so the model copies what it sees
     clean = [" ".join(clean_passage_text(str(t)).split()) or "(untitled)" for t in titles]
     return f"{TITLES_HEADER} {' | '.join(clean)}\n{selection_target(ids)}"
+
+
+def judgements_target(n_passages: int, ids: Sequence[int]) -> str:
+    """The ``reasoning: judgements`` target: a yes/no judgement for every passage, then the selection.
+
+    One line per passage in pool order — ``[i] yes`` when passage ``i`` is a gold passage,
+    ``[i] no`` otherwise — read straight off the gold labels (nothing invented). Each line is
+    one supervised decision that makes the model look at passage ``i`` beside the question,
+    so an example teaches ``n_passages`` decisions instead of the two or three id tokens of a
+    selection-only target (which a 135M model learned as "always ``[1] [2]``").
+
+    >>> print(judgements_target(3, [2]))
+    Relevance:
+    [1] no
+    [2] yes
+    [3] no
+    ### Final Selection: [2]
+    """
+    from setsel.training.data import selection_target
+
+    chosen = set(ids)
+    lines = [f"[{i}] {'yes' if i in chosen else 'no'}" for i in range(1, n_passages + 1)]
+    return "\n".join([JUDGEMENTS_HEADER, *lines, selection_target(sorted(chosen))])
 
 
 def set_preference(chosen: Iterable[int], gold: set[int]) -> float:
@@ -131,7 +155,8 @@ def gold_examples(
         max_sets: at most this many sets per example (the gold set always first).
         alternatives: ``False`` writes the gold set alone (SFT only).
         reasoning: ``"titles"`` also writes ``teacher_output`` = :func:`titles_target` of the
-            gold set in the shown order (train it with ``data.target: teacher``); ``"none"``: no
+            gold set in the shown order (train it with ``data.target: teacher``);
+            ``"judgements"``: :func:`judgements_target` (a yes/no line per passage); ``"none"``: no
             teacher output (selection-only targets).
     Returns:
         ``(examples, report)``; examples are question-major, copy-minor.
@@ -170,6 +195,8 @@ def gold_examples(
             teacher = None
             if reasoning == "titles":
                 teacher = titles_target([shown[i - 1].title for i in remapped[0]], remapped[0])
+            elif reasoning == "judgements":
+                teacher = judgements_target(len(shown), remapped[0])
             out.append(TrainExample(query_id=f"{c.query.id}@{copy}", question=c.query.question, passages=shown,
                                     sets=remapped, P=P, answers=list(c.query.answers), permutation=perm,
                                     teacher_output=teacher,

@@ -59,7 +59,7 @@ class SynthesisConfig:
     esr: ESRConfig = field(default_factory=ESRConfig)
     exclude_eval: list[DatasetSpec] = field(default_factory=list)  # evaluation sets: their questions are refused
     permutations: int = 4                      # gold mode: shuffled copies per question
-    gold_reasoning: Literal["none", "titles"] = "none"   # gold mode: also write a titles-then-selection target
+    gold_reasoning: Literal["none", "titles", "judgements"] = "none"   # gold mode: reasoning before the selection (gold.py)
     m: int = 5
     copies: int = 3
     min_spread: float = 0.1

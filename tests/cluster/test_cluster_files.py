@@ -146,6 +146,11 @@ def _load_job_config(path: Path):
         from setsel.synthesis.job import SynthesisConfig
 
         return load_config(SynthesisConfig, path)
+    if name.startswith("train_cross_encoder"):
+        from setsel.config import load_config
+        from setsel.training.cross_encoder import CrossEncoderTrainConfig
+
+        return load_config(CrossEncoderTrainConfig, path)
     if name.startswith("train"):
         from setsel.training.config import load_train_config
 

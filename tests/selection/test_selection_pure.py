@@ -213,3 +213,16 @@ def test_selection_engine_batch_size_only_for_engines_that_take_it():
     assert not engine_takes("vllm:smollm2-135m", "batch_size")
     assert not engine_takes("openai:m@http://127.0.0.1:1", "batch_size")
     assert engine_takes("vllm:smollm2-135m", "multiprocessing")
+
+
+def test_selection_setr_reasoning_trained_variants_decode_as_trained_by_default():
+    """The variants trained to reason and select in one reply default to one free generation
+    (the two-phase path would add a follow-up turn they never saw); the others stay two-phase;
+    an explicit ``constrained`` always wins; a non-boolean is still rejected."""
+    assert get_selector("setr", variant="trained_judgements").options.constrained is False
+    assert get_selector("setr", variant="trained_titles").options.constrained is False
+    assert get_selector("setr", variant="iri").options.constrained is True
+    assert get_selector("setr", variant="trained").options.constrained is True
+    assert get_selector("setr", variant="trained_judgements", constrained=True).options.constrained is True
+    with pytest.raises(SelectorError, match="constrained"):
+        get_selector("setr", variant="iri", constrained="yes")

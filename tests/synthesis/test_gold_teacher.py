@@ -257,3 +257,30 @@ def test_titles_target_names_the_shown_gold_passages(wiki5):
     plain, _ = gold_examples(wiki5, permutations=2, seed=0)
     assert all(p.teacher_output is None for p in plain)
     assert [p.sets for p in plain] == [e.sets for e in examples]  # same targets, reasoning added
+
+
+# ----------------------------------------------------------------------------- judgements target
+def test_judgements_target_hand_written():
+    from setsel.synthesis.gold import judgements_target
+
+    assert judgements_target(4, [3, 1]) == (
+        "Relevance:\n[1] yes\n[2] no\n[3] yes\n[4] no\n### Final Selection: [1] [3]")
+    with pytest.raises(ValueError):
+        judgements_target(3, [])  # a target needs a passage (no-gold pools are dropped before)
+
+
+def test_judgements_target_says_yes_exactly_for_the_shown_gold_passages(wiki5):
+    """One line per shown passage; "yes" exactly at the permuted gold ids; the selection line
+    parses back to the gold set."""
+    from setsel.prompts import parse_selection
+
+    examples, _ = gold_examples(wiki5, permutations=2, seed=0, reasoning="judgements")
+    for e in examples:
+        lines = e.teacher_output.split("\n")
+        assert lines[0] == "Relevance:" and len(lines) == len(e.passages) + 2
+        yes = [i for i, line in enumerate(lines[1:-1], 1) if line == f"[{i}] yes"]
+        assert all(line in (f"[{i}] yes", f"[{i}] no") for i, line in enumerate(lines[1:-1], 1))
+        assert yes == sorted(e.sets[0])
+        gold_ids = {c.query.id: set(c.query.gold_passage_ids) for c in wiki5}[e.metadata["question_id"]]
+        assert {e.passages[i - 1].id for i in yes} == gold_ids & {p.id for p in e.passages}
+        assert parse_selection(e.teacher_output, len(e.passages)).ids == sorted(e.sets[0])

@@ -84,7 +84,9 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, tiny_lm):
     assert 0 < len(done_before) < 6, "kill landed mid-run"
     again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
-    summary = json.loads(again.stdout[again.stdout.index("{"):])
+    # the JSON summary, then the line naming the training file
+    summary, _ = json.JSONDecoder().raw_decode(again.stdout[again.stdout.index("{"):])
+    assert "train.parquet" in again.stdout
     assert summary["resumed_skipped"] == len(done_before)
     sets = _all_sets(out)
     keys = [(s.query_id, s.sample) for s in sets]

@@ -35,7 +35,11 @@ def test_config_defaults_follow_the_design():
     assert (cfg.loss, cfg.lam, cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.optim.lr, cfg.optim.epochs) == (
         "setlist", 0.1, 128, 32, 0.05, 3e-5, 1)
     assert cfg.lora.target_modules == ["all-linear"] and cfg.data.template == "optiset_train"
-    assert cfg.resolved_precision == "fp32"
+    from setsel.hardware import cpu_bf16_supported
+
+    # precision: auto — bf16 mixed precision where the CPU has bf16 instructions, fp32 elsewhere
+    assert cfg.precision == "auto" and cfg.resolved_precision == ("bf16" if cpu_bf16_supported() else "fp32")
+    assert load_train_config(REPO / "configs" / "train_setlist.yaml", ["precision=fp32"]).resolved_precision == "fp32"
     assert load_train_config(REPO / "configs" / "train_setlist.yaml", ["scaling.use_gpu=true"]).resolved_precision == "bf16"
     assert load_train_config(REPO / "configs" / "train_dpo.yaml").loss == "dpo"
     assert load_train_config(REPO / "configs" / "train_sft.yaml").loss == "sft"

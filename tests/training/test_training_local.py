@@ -4,6 +4,7 @@ checkpoint/resume, and the step plan."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -79,3 +80,33 @@ def test_logged_statistics_average_every_micro_batch(tiny_llama_dir, gold_exampl
     assert len(rows) == 2 and 0 < rows[0]["elapsed_s"] <= rows[1]["elapsed_s"]
     for r in rows:
         assert r["ce"] == pytest.approx(r["loss"], rel=1e-6)
+
+
+@pytest.mark.timeout(300)
+def test_setsel_train_local_runs_in_process_resumes_and_publishes(tiny_llama_dir, gold_examples, tmp_path):
+    """``setsel train --local``: no Ray; stopped after 1 step and rerun, it resumes at step 1
+    (one metrics row per step, none repeated) and publishes the adapter, curve and summary."""
+    import subprocess
+    import sys
+
+    from setsel.io import write_records
+
+    data = write_records(tmp_path / "train.jsonl", gold_examples[:4])
+    out = tmp_path / "out"
+    base = [sys.executable, "-m", "setsel", "train", "--local", "--config", "configs/train_sft.yaml",
+            "--set", f"model={tiny_llama_dir}", "--set", f"data.train={data}", "--set", f"output_dir={out}",
+            "--set", "data.max_length=512", "--set", "lora.r=4", "--set", "lora.alpha=8", "--set", "optim.grad_accum=2",
+            "--set", "optim.batch_size=1", "--set", "optim.epochs=1", "--set", "checkpoint_every=1",
+            "--set", "scaling.num_workers=1", "--set", "scaling.strategy=ddp", "--set", "precision=fp32"]
+    repo = Path(__file__).resolve().parents[2]
+    first = subprocess.run(base + ["--set", "max_steps_this_run=1"], cwd=repo, capture_output=True, text=True,
+                           timeout=240)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert '"finished": false' in first.stdout
+    again = subprocess.run(base, cwd=repo, capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stderr[-2000:]
+    rows = [json.loads(r) for r in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["finished"] and summary["step"] == summary["total_steps"] == 2
+    assert (out / "adapter" / "adapter_model.safetensors").is_file() and (out / "train_loss.png").is_file()
