@@ -82,6 +82,10 @@ ROWS = {
     # fall back to top-3 and are counted). With --adapter NAME=PATH the trained adapter; with
     # --model hf:smollm2-135m-setsel --label setsel a shipped one; else the untrained base.
     "setr-trained_judgements20": ("setr", "trained_judgements", 3, {"max_words": 20}),
+    # Issue 18's shipped trained selector: SmolLM2 (20 layers + LoRA) reads the pool once, a head
+    # scores each passage, the threshold tuned on held-out training questions picks the set
+    # (setsel/models/smollm2-135m-setsel; no engine: k is only the table's top-k column).
+    "llm-head": ("llm_head", None, 3, {}),
     # LLM-free: BM25 over each question's own pool (setsel's bm25), top-2 / top-3.
     "lexical2": ("lexical", None, 2, {}),
     "lexical3": ("lexical", None, 3, {}),

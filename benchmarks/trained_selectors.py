@@ -7,10 +7,10 @@ Three groups of :mod:`results_table` rows over hotpotqa-ircot, musique, openret-
 openret-musique (``--trained-limit`` questions of each, default all), each with its
 ``--shuffle-candidates 0`` twin:
 
-- the shipped trained selector: ``setr-trained_judgements20`` on ``hf:smollm2-135m-setsel``
-  (row ``+setsel``; ``--trained-limit`` questions per dataset, default all);
-- the untrained base under the same prompt: ``setr-trained_judgements20`` on ``hf:smollm2-135m``
-  (``--untrained-limit``, default 100 questions: the LLM rows cost 1–3 s a question here);
+- the shipped trained selector: ``llm-head`` (``llm_head`` on ``smollm2-135m-setsel``,
+  ``--trained-limit`` questions per dataset, default all);
+- the untrained base: SetR selection-only on ``hf:smollm2-135m`` (``--untrained-limit``, default
+  100 questions: the LLM rows cost 1–3 s a question here; 0 skips them);
 - LLM-free, on the same questions: top-k 2/3/5, BM25 over the pool (``lexical2``/``lexical3``) and the trained
   cross-encoder (``ce-trained``, needs ``runs/cross_encoder`` from ``setsel train-cross-encoder``).
 
@@ -59,15 +59,15 @@ def _table_module():
     return module
 
 
-TRAINED_ROW = "setr-trained_judgements20"
+TRAINED_ROW = "llm-head"
+UNTRAINED_ROW = "setr-selection_only"
 
 
 def groups(out: str, untrained_limit: int, trained_limit: int = 1000) -> dict[str, list[str]]:
     common = ["--datasets", ",".join(DATASETS), "--shuffled", "--out", out]
     rows = {
-        "trained": ["--model", "hf:smollm2-135m-setsel", "--label", "setsel", "--rows", TRAINED_ROW,
-                    "--limit", str(trained_limit), *LLM_ENGINE, *common],
-        "untrained": ["--model", "hf:smollm2-135m", "--rows", TRAINED_ROW, "--limit", str(untrained_limit),
+        "trained": ["--rows", TRAINED_ROW, "--shuffle-all", "--limit", str(trained_limit), *common],
+        "untrained": ["--model", "hf:smollm2-135m", "--rows", UNTRAINED_ROW, "--limit", str(untrained_limit),
                       *LLM_ENGINE, *common],
         "llm_free": ["--rows", ",".join(FREE_ROWS), "--shuffle-all", "--limit", str(trained_limit), *common],
     }

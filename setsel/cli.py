@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "select": ("setsel.commands.select", "run a selection method over a candidates file (Selection Parquet)"),
     "eval": ("setsel.commands.eval", "evaluate a selection method on a benchmark (metrics, report, plots)"),
     "train": ("setsel.commands.train", "train the selector (LoRA; sft | dpo | setlist) with Ray Train"),
+    "train-head": ("setsel.commands.train_head",
+                   "train the llm_head selector (SmolLM2 + LoRA + per-passage head on gold-labelled pools)"),
     "train-cross-encoder": ("setsel.commands.train_cross_encoder",
                             "train the cross-encoder baseline selector (MiniLM, threshold tuned for set F1)"),
 }

@@ -38,3 +38,13 @@ def _host_bf16() -> bool:
         return cpu_bf16_supported(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return False
+
+
+def preferred_dtype(device: str = "cpu") -> str:
+    """``"bf16"`` where bf16 matmuls are native (a CUDA device with bf16, or a CPU with
+    :data:`BF16_FLAGS`), else ``"fp32"``."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_bf16_supported() else "fp32"

@@ -5,13 +5,14 @@ On the embedded demo set (12 multi-hop questions whose paragraphs are pooled int
 
 1. **index** the pooled corpus (BM25 + MiniLM/FAISS, hybrid RRF) and **retrieve** the
    top-10 candidates for every question;
-2. **select** a set per question with top-k, SetR (selection-only, IRI) and OptiSet
-   Expand-then-Refine, answer from it, and evaluate (set P/R/F1, Hit, coverage, EM/F1, tokens);
+2. **select** a set per question with top-k, the shipped trained selector ``llm_head``
+   (``smollm2-135m-setsel``), SetR (selection-only, IRI) and OptiSet Expand-then-Refine, answer from it, and evaluate (set P/R/F1, Hit, coverage, EM/F1, tokens);
 3. **synthesize** OptiSet training sets (Algorithm 1, K samples, perplexity utility) for the
    first half of the questions, and **train** a few LoRA steps (set-list-wise CE + λ·KL, Ray Train);
 4. evaluate the **trained** selector against the same prompt on the base model on the
    held-out half (before / after);
-5. answer one **request** through the Ray Serve app (``/v1/search``: retrieve, then select).
+5. answer one **request** through the Ray Serve app (``/v1/search``: retrieve, then select
+   with the default selector, ``llm_head``).
 
 Writes ``OUT/report.md`` (summary table + plots), ``OUT/summary.json``, ``OUT/summary.png``,
 ``OUT/train_loss.png``, one ``setsel eval`` report per method under ``OUT/methods/`` and

@@ -1,9 +1,9 @@
 """The stages of ``setsel demo``, each a plain function over the demo's output folder.
 
-index → retrieve → methods (top-k, SetR, OptiSet, evaluated with answers) → synthesize
+index → retrieve → methods (top-k, the shipped llm_head, SetR, OptiSet, evaluated with answers) → synthesize
 (OptiSet Algorithm 1 on the training half) → train (a few LoRA steps, set-list-wise loss,
 Ray Train) → before/after (the trained selector vs the same prompt on the base model, on
-the held-out half) → serve (one ``/v1/search`` request through the Ray Serve app).
+the held-out half) → serve (one ``/v1/search`` request through the Ray Serve app, llm_head by default).
 
 Every stage returns a small dict for the summary; the orchestration, timing and failure
 handling live in :mod:`setsel.commands.demo`.
@@ -24,6 +24,8 @@ DEMO_WORDS = 40
 METHODS = [
     # (label, method, options)
     ("topk-3", "topk", {"k": 3}),
+    # The shipped trained selector (issue 18): SmolLM2 + LoRA + per-passage head, setsel/models/.
+    ("llm_head", "llm_head", {}),
     ("setr-selection_only", "setr", {"variant": "selection_only", "max_words": DEMO_WORDS}),
     ("setr-iri", "setr", {"variant": "iri", "reasoning_tokens": 48, "max_words": DEMO_WORDS}),
     ("optiset", "optiset", {"reasoning_tokens": 24, "max_subqueries": 1, "expand_tokens": 40,
@@ -80,14 +82,16 @@ def stage_retrieve(s: DemoState) -> dict[str, Any]:
 def _evaluate(s: DemoState, label: str, method: str, options: dict, cands: list, folder: str) -> dict:
     from setsel.evaluation.report import write_report
     from setsel.evaluation.runner import evaluate
-    from setsel.selection import get_selector
+    from setsel.selection import get_selector, get_selector_class
 
     opts = dict(options)
-    if method != "topk" and "engine" not in opts:
+    llm = get_selector_class(method).uses_llm
+    if llm and "engine" not in opts:
         opts["engine"] = s.get_engine()
     selector = get_selector(method, **opts)
+    model = s.model if llm else getattr(selector.options, "model", None)
     result = evaluate(cands, selector, k=3, generate=s.generate, generator=s.get_engine() if s.generate else None,
-                      dataset="demo (retrieved)", model=s.model if method != "topk" else None)
+                      dataset="demo (retrieved)", model=model)
     shown = {k: v for k, v in options.items() if k != "engine"}
     write_report(result, s.out / folder / label, settings={"method": label, **shown})
     return result.metrics
@@ -198,8 +202,9 @@ def stage_serve(s: DemoState) -> dict[str, Any]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     engine_options = {"adapter": s.adapter} if s.adapter else {}
-    cfg = _build(ServeAppConfig, {"model": s.model, "method": "setr", "variant": "trained" if s.adapter else
-                                  "selection_only", "allowed_methods": ["setr", "topk"],
+    # The default selector is the shipped llm_head; setr (the demo's own adapter when trained) stays allowed.
+    cfg = _build(ServeAppConfig, {"model": s.model, "method": "llm_head", "variant": None,
+                                  "allowed_methods": ["llm_head", "setr", "topk"],
                                   "engine_options": engine_options, "index": str(s.out / "index")})
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:

@@ -18,29 +18,19 @@ from __future__ import annotations
 
 import argparse
 
+from setsel.commands import add_config_arguments, load_or_print, print_training_summary
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None, help="config (configs/train_cross_encoder.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set epochs=2 --set num_threads=2")
-    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    add_config_arguments(parser, "--set epochs=2 --set num_threads=2", "configs/train_cross_encoder.yaml")
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import logging
-
-    from setsel.config import config_to_dict, load_config
     from setsel.training.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
 
-    cfg = load_config(CrossEncoderTrainConfig, args.config, args.overrides)
-    if args.print_config:
-        print(json.dumps(config_to_dict(cfg), indent=2))
+    cfg = load_or_print(CrossEncoderTrainConfig, args)
+    if cfg is None:
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    meta = train_cross_encoder(cfg)
-    summary = {k: v for k, v in meta.items() if k != "tuned_question_ids"}
-    summary["train"] = {k: v for k, v in meta["train"].items() if k != "config"}
-    print(json.dumps(summary, indent=2))
+    print_training_summary(train_cross_encoder(cfg))
     print(f"cross-encoder selector: {cfg.out} (get_selector('cross_encoder', model={cfg.out!r}))", flush=True)
     return 0

@@ -43,6 +43,7 @@ from setsel.distributed.serve_schema import (
     check_limits,
     to_candidates,
 )
+from setsel.selection.base import SelectorError
 from setsel.types import Candidates, Selection
 
 log = logging.getLogger("setsel.serve")
@@ -158,8 +159,8 @@ class SelectorDeployment:
             options = dict(self.cfg.selector_options)
             if _uses_llm(method):
                 options["engine"] = self._engine
-                if variant is not None:
-                    options["variant"] = variant
+            if variant is not None:
+                options["variant"] = variant   # a method without variants rejects it (SelectorError → 422)
             if max_passages is not None:
                 options["max_passages"] = max_passages
             self._selectors[key] = get_selector(method, **options)
@@ -189,6 +190,10 @@ class SelectorDeployment:
         start = time.perf_counter()
         method = req.method or self.cfg.method
         variant = req.variant if req.variant is not None else (self.cfg.variant if method == self.cfg.method else None)
+        try:  # a client mistake (unknown variant, an option the method does not take) is a 422, not an outage
+            self._selector(method, variant, req.max_passages)
+        except SelectorError as exc:
+            return _error(422, str(exc))
         cands = to_candidates(req, query_id=f"r{next(self._ids)}")
         result = await self._select_batch(((method, variant, req.max_passages), cands))
         if isinstance(result, Exception):

@@ -46,9 +46,10 @@ class ServeAppConfig:
     """
 
     model: str = "hf:smollm2-135m"
-    method: str = "setr"
-    variant: str | None = "selection_only"
-    allowed_methods: list[str] = field(default_factory=lambda: ["setr", "optiset", "topk", "mmr", "listwise"])
+    method: str = "llm_head"
+    variant: str | None = None
+    allowed_methods: list[str] = field(default_factory=lambda: ["llm_head", "setr", "optiset", "topk", "mmr",
+                                                                "listwise"])
     selector_options: dict[str, Any] = field(default_factory=dict)
     engine_options: dict[str, Any] = field(default_factory=dict)
     index: str | None = None
@@ -120,6 +121,8 @@ def check_limits(req: SelectRequest | SearchRequest, limits: Limits, allowed_met
         raise LimitError(422, "question is blank")
     if req.method is not None and req.method not in allowed_methods:
         raise LimitError(422, f"method {req.method!r} is not served here; allowed: {allowed_methods}")
+    if req.max_passages is not None and req.max_passages > limits.max_passages:
+        raise LimitError(422, f"max_passages={req.max_passages} is over the limit of {limits.max_passages}")
     if isinstance(req, SearchRequest):
         if req.k > limits.max_k:
             raise LimitError(422, f"k={req.k} is over the limit of {limits.max_k}")

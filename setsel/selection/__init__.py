@@ -33,6 +33,7 @@ SELECTOR_MODULES: dict[str, str] = {
     "cross_encoder": "setsel.selection.cross_encoder",
     "mmr": "setsel.selection.mmr",
     "lexical": "setsel.selection.lexical",
+    "llm_head": "setsel.selection.llm_head",
 }
 
 _REGISTRY: dict[str, type[Selector]] = {}

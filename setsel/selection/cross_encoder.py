@@ -57,11 +57,15 @@ def rank_by_scores(scores: list[float]) -> list[int]:
     return sorted(range(len(scores)), key=lambda i: -scores[i])
 
 
-def select_by_threshold(scores: list[float], threshold: float, cap: int | None = None) -> list[int]:
-    """Indices scoring ``≥ threshold`` by decreasing score: at least the best one, at most ``cap``."""
+def select_by_threshold(scores: list[float], threshold: float, cap: int | None = None, floor: int = 1) -> list[int]:
+    """Indices scoring ``≥ threshold`` by decreasing score: at least the best ``floor`` (1), at most ``cap``.
+
+    >>> select_by_threshold([0.1, 0.9, 0.5], 0.8, floor=2), select_by_threshold([0.1, 0.9], 0.0, cap=3, floor=3)
+    ([1, 2], [1, 0])
+    """
     order = rank_by_scores(scores)
-    n = sum(1 for s in scores if s >= threshold)
-    n = max(n, 1) if order else 0
+    n = max(sum(1 for s in scores if s >= threshold), floor)
+    n = min(n, len(order))
     return order[: n if cap is None else min(n, cap)]
 
 

@@ -111,13 +111,13 @@ class CrossEncoderTrainConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
 
 
-def tune_threshold(scores: list[list[float]], gold: list[set[int]], max_passages: int | None = None
-                   ) -> tuple[float, float]:
+def tune_threshold(scores: list[list[float]], gold: list[set[int]], max_passages: int | None = None,
+                   min_passages: int = 1) -> tuple[float, float]:
     """The score threshold that maximises mean set F1 over questions. Pure.
 
     ``scores[q][i]`` is passage ``i``'s score for question ``q``, ``gold[q]`` its gold indices
     (non-empty). A threshold ``t`` selects, per question, the passages scoring ``≥ t`` in score
-    order, at least one and at most ``max_passages``
+    order, at least ``min_passages`` (1) and at most ``max_passages``
     (:func:`setsel.selection.cross_encoder.select_by_threshold`); F1 is
     :func:`setsel.evaluation.metrics.set_prf`. Candidates are the distinct scores; among equal
     F1 the highest wins (smaller sets). The returned threshold sits halfway between the
@@ -136,7 +136,7 @@ def tune_threshold(scores: list[list[float]], gold: list[set[int]], max_passages
     for j, t in enumerate(candidates):
         total = 0.0
         for order, asc, g in zip(ranked, ascending, gold):
-            n = max(1, len(asc) - bisect.bisect_left(asc, t))
+            n = min(len(asc), max(min_passages, len(asc) - bisect.bisect_left(asc, t)))
             n = n if max_passages is None else min(n, max_passages)
             total += set_prf(order[:n], g)[2]
         f1 = total / len(scores)
@@ -145,6 +145,26 @@ def tune_threshold(scores: list[list[float]], gold: list[set[int]], max_passages
     if best_j + 1 < len(candidates):
         best_t = (best_t + candidates[best_j + 1]) / 2
     return best_t, best_f1
+
+
+def tune_threshold_and_floor(scores: list[list[float]], gold: list[set[int]], max_passages: int | None = None,
+                             floors: tuple[int, ...] = (1, 2, 3)) -> tuple[float, int, float]:
+    """The ``(threshold, min_passages, mean F1)`` that maximises mean set F1, ``min_passages`` from
+    ``floors`` (each with its own :func:`tune_threshold`; among equal F1 the smaller floor wins). Pure.
+
+    >>> tune_threshold_and_floor([[3.0, 1.0, 0.0], [3.0, 2.0, 2.5]], [{0, 1}, {0, 2}], floors=(1, 2))
+    (2.75, 2, 1.0)
+    """
+    best: tuple[float, int, float] | None = None
+    for floor in sorted(floors):
+        if max_passages is not None and floor > max_passages:
+            continue
+        t, f1 = tune_threshold(scores, gold, max_passages, min_passages=floor)
+        if best is None or f1 > best[2] + 1e-12:
+            best = (t, floor, f1)
+    if best is None:
+        raise ValueError(f"no floor in {floors} is ≤ max_passages={max_passages}")
+    return best
 
 
 def labelled_questions(cfg: CrossEncoderTrainConfig) -> list[Any]:

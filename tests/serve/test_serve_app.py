@@ -1,7 +1,8 @@
 """The selector endpoint under a real ``serve.run`` on 127.0.0.1.
 
 One Serve instance for the module with three applications:
-- ``/``        topk by default (cheap for fuzzing) + SetR on the embedded SmolLM2, no auth;
+- ``/``        topk by default (cheap for fuzzing) + SetR on the embedded SmolLM2 + the shipped
+               llm_head selector, no auth;
 - ``/locked``  topk only, bearer token required (key given to the replica's env);
 - ``/broken``  SetR on an OpenAI-compatible engine whose server does not exist → 503.
 """
@@ -41,7 +42,7 @@ def server(ray_local, tmp_path_factory):
     port = _free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     open_cfg = _build(ServeAppConfig, {"model": "hf:smollm2-135m", "method": "topk", "variant": None,
-                                       "allowed_methods": ["setr", "topk"],
+                                       "allowed_methods": ["setr", "topk", "llm_head"],
                                        "selector_options": {}, "limits": {"max_passages": 30},
                                        "index": str(index_dir)})
     small = {"num_cpus": 0.25}
@@ -77,7 +78,7 @@ def _demo_request(i: int = 0, **extra):
 def test_health_models_openapi(server):
     assert server.get("/healthz").json() == {"status": "ok"}
     models = server.get("/v1/models").json()
-    assert models["model"] == "hf:smollm2-135m" and models["methods"] == ["setr", "topk"]
+    assert models["model"] == "hf:smollm2-135m" and models["methods"] == ["setr", "topk", "llm_head"]
     schema = server.get("/openapi.json").json()
     assert "/v1/select" in schema["paths"]
 
@@ -94,6 +95,17 @@ def test_select_with_embedded_model(server):
     assert set(out["selected"]) <= set(cands.ids) and len(set(out["selected"])) == len(out["selected"])
     assert [p["id"] for p in out["passages"]] == out["selected"]
     assert out["usage"]["prompt_tokens"] > 100 and out["usage"]["completion_tokens"] > 0
+
+
+def test_select_with_the_shipped_trained_selector(server):
+    # the default of configs/serve.yaml: the shipped llm_head model, no engine, nothing to parse
+    body, cands = _demo_request(3, method="llm_head", max_passages=3)
+    r = server.post("/v1/select", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["method"] == "llm_head" and out["parse_status"] == "ok" and out["fallback_used"] is None
+    assert 1 <= len(out["selected"]) <= 3 and set(out["selected"]) <= set(cands.ids)
+    assert out["usage"]["prompt_tokens"] > 100 and out["usage"]["completion_tokens"] == 0
 
 
 def test_max_passages_enforced(server):
@@ -119,6 +131,11 @@ def test_topk_override(server):
         (lambda b: b.update(max_passages=0), 422),
         (lambda b: b.update(extra_field=1), 422),
         (lambda b: b.pop("question"), 422),
+        # client mistakes about methods and options: 422 naming the valid choices, never 503 (issue 21)
+        (lambda b: b.update(variant="iri"), 422),                      # topk takes no variant
+        (lambda b: b.update(method="setr", variant="bogus"), 422),     # not a setr variant
+        (lambda b: b.update(method="llm_head", variant="iri"), 422),   # llm_head takes no variant
+        (lambda b: b.update(max_passages=10**30), 422),                # over limits.max_passages
     ],
 )
 def test_limits(server, mutate, status):
@@ -127,6 +144,37 @@ def test_limits(server, mutate, status):
     r = server.post("/v1/select", json=body)
     assert r.status_code == status, r.text
     assert "error" in r.json()
+
+
+def test_client_mistakes_name_the_valid_choices(server):
+    body, _ = _demo_request(0, method="setr", variant="bogus")
+    r = server.post("/v1/select", json=body)
+    assert r.status_code == 422 and "retry-after" not in r.headers
+    assert "selection_only" in r.json()["error"] and "iri" in r.json()["error"]
+    body, _ = _demo_request(0, variant="iri")
+    assert "valid options" in server.post("/v1/select", json=body).json()["error"]
+    body, _ = _demo_request(0, max_passages=31)
+    assert "limit of 30" in server.post("/v1/select", json=body).json()["error"]
+
+
+def test_fuzz_methods_variants_and_budgets_never_5xx(server):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    body, _ = _demo_request(5)
+    methods = st.sampled_from(["topk", "llm_head", "setr", "optiset", "mmr", "nope", ""]) | st.none()
+    variants = st.sampled_from(["selection_only", "iri", "cot", "trained", "bogus", ""]) | st.none() | st.text(max_size=8)
+    budgets = st.none() | st.integers(min_value=-3, max_value=10**31)
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(method=methods, variant=variants, max_passages=budgets)
+    def check(method, variant, max_passages):
+        extra = {k: v for k, v in (("method", method), ("variant", variant), ("max_passages", max_passages))
+                 if v is not None}
+        r = server.post("/v1/select", json={**body, **extra})
+        assert r.status_code < 500, (extra, r.status_code, r.text)
+
+    check()
 
 
 def test_body_size_limit(server):

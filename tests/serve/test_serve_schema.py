@@ -61,3 +61,14 @@ def test_app_config_unknown_key_names_it():
         _build(ServeAppConfig, {"limits": {"max_passagez": 3}})
     cfg = _build(ServeAppConfig, {"batching": {"max_batch_size": 1}, "model": "hf:x"})
     assert cfg.batching.max_batch_size == 1 and cfg.limits.max_passages == 100
+
+
+def test_max_passages_over_the_limit_is_422_naming_it():
+    req = SelectRequest(question="q", passages=[{"id": "a", "text": "x"}], max_passages=10**30)
+    with pytest.raises(LimitError, match="max_passages=1000000000000000000000000000000 is over the limit of 100") as e:
+        check_limits(req, Limits(max_passages=100), ALLOWED)
+    assert e.value.status == 422
+    check_limits(SelectRequest(question="q", passages=[{"id": "a", "text": "x"}], max_passages=100),
+                 Limits(max_passages=100), ALLOWED)
+    with pytest.raises(LimitError, match="over the limit of 8"):
+        check_limits(SearchRequest(question="q", k=5, max_passages=9), Limits(max_passages=8), ALLOWED)

@@ -84,7 +84,8 @@ def test_split_questions_is_seeded_and_disjoint():
 
 def test_config_file_and_validation():
     cfg = load_config(CrossEncoderTrainConfig, REPO / "configs" / "train_cross_encoder.yaml")
-    assert cfg.out == "runs/cross_encoder" and cfg.base_model is None and cfg.num_threads == 1
+    assert cfg.out == "runs/cross_encoder" and cfg.base_model is None and cfg.num_threads == 2
+    assert cfg.data == "configs/synthesize_gold_judgements.yaml"
     with pytest.raises(ConfigError, match="dev_fraction"):
         load_config(CrossEncoderTrainConfig, None, ["dev_fraction=1.0"])
     with pytest.raises(ConfigError, match="device"):
