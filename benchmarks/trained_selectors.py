@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/trained_selectors.py [--run] [--out runs/results18] \\
         [--json docs/benchmarks/trained_selectors.json] [--markdown]
 
-Three groups of :mod:`results_table` rows over hotpotqa-ircot, musique, openret-hotpotqa and
+Four groups of :mod:`results_table` rows over hotpotqa-ircot, musique, openret-hotpotqa and
 openret-musique (``--trained-limit`` questions of each, default all), each with its
 ``--shuffle-candidates 0`` twin:
 
@@ -11,8 +11,8 @@ openret-musique (``--trained-limit`` questions of each, default all), each with 
   ``--trained-limit`` questions per dataset, default all);
 - the untrained base: SetR selection-only on ``hf:smollm2-135m`` (``--untrained-limit``, default
   100 questions: the LLM rows cost 1–3 s a question here; 0 skips them);
-- LLM-free, on the same questions: top-k 2/3/5, BM25 over the pool (``lexical2``/``lexical3``) and the trained
-  cross-encoder (``ce-trained``, needs ``runs/cross_encoder`` from ``setsel train-cross-encoder``).
+- LLM-free, on the same questions: top-k 2/3/5 and BM25 over the pool (``lexical2``/``lexical3``);
+- the trained cross-encoder (``ce-trained``, needs ``runs/cross_encoder`` from ``setsel train-cross-encoder``).
 
 Without ``--run`` it only collects rows already under ``--out`` (``results_table --no-run``)
 and lists the missing ones; with ``--run`` it computes what is missing first (resumable:
@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = ["hotpotqa-ircot", "musique", "openret-hotpotqa", "openret-musique"]
 # MMR (k=3) is in the per-dataset tables of docs/results.md (same 100 questions, ~80 s a dataset)
-FREE_ROWS = ["topk2", "topk3", "topk5", "lexical2", "lexical3", "ce-trained"]
+FREE_ROWS = ["topk2", "topk3", "topk5", "lexical2", "lexical3"]
 
 
 def _llm_engine() -> list[str]:
@@ -70,6 +70,7 @@ def groups(out: str, untrained_limit: int, trained_limit: int = 1000) -> dict[st
         "untrained": ["--model", "hf:smollm2-135m", "--rows", UNTRAINED_ROW, "--limit", str(untrained_limit),
                       *LLM_ENGINE, *common],
         "llm_free": ["--rows", ",".join(FREE_ROWS), "--shuffle-all", "--limit", str(trained_limit), *common],
+        "cross_encoder": ["--rows", "ce-trained", "--shuffle-all", "--limit", str(trained_limit), *common],
     }
     if untrained_limit == 0:  # the untrained rows are read from docs/results.md instead
         del rows["untrained"]
@@ -97,7 +98,7 @@ def markdown(report: dict) -> str:
     lines = []
     for dataset in DATASETS:
         lines += [f"**{dataset}**", "", "| row | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 1)]
-        for group in ("trained", "untrained", "llm_free"):
+        for group in ("trained", "untrained", "llm_free", "cross_encoder"):
             for r in report.get(group, {}).get("rows", []):
                 if r["dataset"] == dataset and r.get("metrics"):
                     label = r["row"] + (" (untrained)" if group == "untrained" else "")
@@ -114,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--untrained-limit", type=int, default=100, help="questions per dataset for the untrained rows (0: skip them)")
     ap.add_argument("--trained-limit", type=int, default=1000, help="questions per dataset for the trained rows "
                     "(default: all)")
-    ap.add_argument("--groups", default=None, help="comma-separated subset of trained,untrained,llm_free "
-                    "(default: all; the trained group needs a shipped hf:smollm2-135m-setsel)")
+    ap.add_argument("--groups", default=None, help="comma-separated subset of trained,untrained,llm_free,"
+                    "cross_encoder (default: all; cross_encoder needs runs/cross_encoder from setsel train-cross-encoder)")
     ap.add_argument("--json", help="write the JSON here")
     ap.add_argument("--markdown", action="store_true", help="print the Markdown table")
     args = ap.parse_args(argv)
