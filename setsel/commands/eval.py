@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, choices=list_datasets(), help="benchmark loader")
     parser.add_argument("--data", help="file or directory (default: the dataset's file under the data dir)")
     parser.add_argument("--qa", help="openret only: the <split>_qa.jsonl paired with --data")
-    parser.add_argument("--method", required=True, help="selection method (topk, setr, optiset, ...)")
+    parser.add_argument("--method", required=True, help="selection method (llm_head, topk, setr, optiset, ...)")
     parser.add_argument("--variant", help="method variant (e.g. setr: iri | cot | selection_only | trained; "
                         "--variant trained --model hf:smollm2-135m-setsel is the shipped trained selector)")
     parser.add_argument("--model", help="selector model id (LLM methods)")

@@ -67,3 +67,14 @@ def test_shipped_model_selects_gold_on_real_dev_questions_in_any_order(data_dir)
     assert f1["ranked"] >= 0.5 and f1["shuffled"] >= 0.5, f1
     assert f1["shuffled"] >= f1["top2"] + 0.25, f1
     assert abs(f1["ranked"] - f1["shuffled"]) <= 0.1, f1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_readme_snippet_runs_and_selects_both_magazines(capsys):
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"```python\n(from setsel.selection import get_selector.*?)```", text, re.S).group(1)
+    exec(compile(snippet, "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "['p2', 'p4']"
