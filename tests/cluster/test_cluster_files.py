@@ -146,6 +146,11 @@ def _load_job_config(path: Path):
         from setsel.synthesis.job import SynthesisConfig
 
         return load_config(SynthesisConfig, path)
+    if name.startswith("train_head"):
+        from setsel.config import load_config
+        from setsel.training.head import HeadTrainConfig
+
+        return load_config(HeadTrainConfig, path)
     if name.startswith("train_cross_encoder"):
         from setsel.config import load_config
         from setsel.training.cross_encoder import CrossEncoderTrainConfig
