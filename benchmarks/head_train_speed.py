@@ -18,7 +18,7 @@ Settings timed (one warm-up example, then forward + backward + optimizer step pe
 
 Reported per setting: mean tokens per example, s/example (mean, median), examples/hour,
 tokens/s, and the speed-up of each against ``fp32``; the CPU's fp32 and bf16 matmul rate
-(``benchmarks/train_speed.py``'s 1024³ matmul); with ``--run``, the finished run's own wall
+(a 1024³ torch matmul, :func:`setsel.hardware.matmul_gflops`); with ``--run``, the finished run's own wall
 time from its ``setsel_head.json``. On a CPU without native bf16 the bf16 settings are skipped
 (emulated bf16 is ~100× slower). Output: one JSON object on stdout (and in ``--json``).
 """
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import os
 import platform
@@ -39,13 +38,6 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _train_speed():
-    spec = importlib.util.spec_from_file_location("train_speed", REPO / "benchmarks" / "train_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure(cfg, questions, precision: str) -> dict:
@@ -92,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from setsel.config import load_config
-    from setsel.hardware import cpu_bf16_supported
+    from setsel.hardware import cpu_bf16_supported, matmul_gflops
     from setsel.training.cross_encoder import labelled_questions
     from setsel.training.head import HeadTrainConfig
 
@@ -103,12 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     questions = labelled_questions(cfg)  # type: ignore[arg-type]
     step = max(1, len(questions) // args.n)
     picked = questions[:: step][: args.n + 1]
-    ts = _train_speed()
     native = cpu_bf16_supported()
     report: dict = {"benchmark": "head_train_speed", "config": args.config, "cpu": platform.processor() or platform.machine(),
                     "threads": torch.get_num_threads(), "native_bf16": native,
-                    "matmul_gflops": {"fp32": ts.matmul_gflops("fp32"),
-                                      "bf16": ts.matmul_gflops("bf16") if native else None},
+                    "matmul_gflops": {"fp32": matmul_gflops("fp32", n=1024),
+                                      "bf16": matmul_gflops("bf16", n=1024) if native else None},
                     "settings": {}}
     full = dataclasses.replace(cfg, keep_layers=None, lora_layers=30)   # SmolLM2-135M: 30 layers, LoRA on all
     plan = [("fp32", cfg, "fp32")]

@@ -75,21 +75,6 @@ def measure(cfg, examples, precision: str) -> dict:
             "trainable_params": sum(p.numel() for p in params)}
 
 
-def matmul_gflops(precision: str, n: int = 1024, repeats: int = 3) -> float:
-    """This CPU's achieved GFLOP/s on an ``n``³ torch matmul in ``precision`` (best of ``repeats``)."""
-    import torch
-
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t0)
-    return round(2 * n**3 / best / 1e9, 1)
-
-
 def run_summary(folder: Path) -> dict | None:
     path = folder / "metrics.jsonl"
     if not path.is_file():
@@ -119,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from setsel.hardware import cpu_bf16_supported
+    from setsel.hardware import cpu_bf16_supported, matmul_gflops
     from setsel.training.config import load_train_config
     from setsel.training.data import read_examples, select_examples
     from setsel.training.objective import SETS_FOR_LOSS
@@ -135,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     step = max(1, len(pool) // args.n)
     examples = pool[::step][: args.n]
     native_bf16 = cpu_bf16_supported()
-    peak = {dt: matmul_gflops(dt) for dt in ("fp32", "bf16")}
+    peak = {dt: matmul_gflops(dt, n=1024) for dt in ("fp32", "bf16")}
     precisions = ("fp32", "bf16") if native_bf16 or args.force_bf16 else ("fp32",)
     results = {p: measure(cfg, examples, p) for p in precisions}
     if "bf16" not in results:  # emulated bf16 is far slower than fp32: not worth timing a model

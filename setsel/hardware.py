@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -48,3 +49,20 @@ def preferred_dtype(device: str = "cpu") -> str:
 
         return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if cpu_bf16_supported() else "fp32"
+
+
+def matmul_gflops(precision: str, n: int = 2048, repeats: int = 3) -> float:
+    """This machine's achieved GFLOP/s on an ``n``³ torch matmul in ``precision`` (``fp32`` /
+    ``bf16``; best of ``repeats``, with torch's current thread count): the peak that
+    benchmarks compare model throughput with."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return round(2 * n**3 / best / 1e9, 1)

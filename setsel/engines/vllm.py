@@ -157,6 +157,10 @@ class VLLMEngine:
             # split over steps ("CPU Generator does not use offset"): any seeded batch over the
             # 4,096-token step budget crashed. Whole-prompt prefill avoids it (measured 2026-11-30).
             llm_kwargs.setdefault("enable_chunked_prefill", False)
+        # Shared prefixes (one pool under several OptiSet queries, a SetR phase-2 prompt that
+        # extends its phase-1 prompt) are prefilled once; ``n`` samples of a prompt go in one
+        # request (SamplingParams.n), so K-sample synthesis prefills each prompt once too.
+        llm_kwargs.setdefault("enable_prefix_caching", True)
         if kv_cache_gb is None and current_platform.is_cpu():
             kv_cache_gb = DEFAULT_CPU_KV_CACHE_GB
         if kv_cache_gb is not None:

@@ -86,3 +86,15 @@ def test_import_is_lazy():
             "print(json.dumps([m for m in ('torch', 'transformers', 'vllm', 'openai', 'xgrammar') if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(out.stdout.strip()) == []
+
+
+def test_bf16_copy_is_cached_beside_the_fp32_one(smol_dir):
+    from safetensors import safe_open
+
+    bf16 = ensure_safetensors(embedded_gguf(), "bfloat16")
+    assert bf16.name == Path(smol_dir).name + "-bf16" and resolve_model("smollm2-135m", dtype="bfloat16") == bf16
+    with safe_open(str(next(bf16.glob("*.safetensors"))), "pt") as f:
+        name = next(iter(f.keys()))
+        assert str(f.get_tensor(name).dtype) == "torch.bfloat16"
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        ensure_safetensors(embedded_gguf(), "int4")

@@ -187,3 +187,14 @@ def test_template_files_are_validated():
         _validate("x.yaml", dict(good, optional=["budget"]))
     with pytest.raises(ValueError, match="expected a mapping"):
         _validate("x.yaml", None)
+
+
+def test_optiset_select_prompts_of_one_pool_share_the_pool_as_prefix():
+    from setsel.engines.prefill import common_prefix
+
+    a = render("optiset_select", question="Who founded Alpha?", passages=PASSAGES, queries=["When?"])[-1]["content"]
+    b = render("optiset_select", question="When was Alpha founded?", passages=PASSAGES, queries=["Who?"])[-1]["content"]
+    shared = a[: common_prefix(a, b)]
+    # the whole pool (both passages) comes before the first query-dependent word
+    assert "Alpha was founded in 1901." in shared and "Title: Beta" in shared
+    assert shared.startswith(a[: a.index("relevance to the search query: ") + len("relevance to the search query: ")])

@@ -59,7 +59,7 @@ def test_local_run_builds_training_data(tmp_path, tiny_lm):
         assert ex.P == sorted(ex.P, reverse=True)[:1] + ex.P[1:] and max(ex.P) == ex.P[0]
     assert (Path(cfg.out) / "p_hist.png").stat().st_size > 1000
     meta = json.loads((Path(cfg.out) / "metadata.json").read_text())
-    assert "optiset_select@1" in meta["prompt_versions"] and meta["K"] == 3
+    assert "optiset_select@2" in meta["prompt_versions"] and meta["K"] == 3
 
 
 @pytest.mark.timeout(900)
