@@ -8,6 +8,8 @@ throughput in passages/s, and single-query latency p50/p99 for BM25, dense and h
 Quality: recall@5/10/20 (share of a question's gold passages retrieved) and MRR@10 of
 BM25, dense and hybrid (RRF) on the pooled HotpotQA-ircot and MuSiQue dev corpora, each
 question searching its benchmark's whole pooled corpus (not its own 10–20 paragraphs).
+With the ``trec`` extra installed, the same rankings also go through TREC run/qrels files
+and ir-measures (trec_eval's code): ``ir_measures.RR@10`` / ``nDCG@10`` / ``R@20``.
 
 Usage:
     python benchmarks/retrieval.py [--out runs/bench/retrieval.json] [--latency-queries 200]
@@ -57,7 +59,29 @@ def _quality(index, queries, retriever: str) -> dict[str, float]:
     out["mrr@10"] = round(sum(mrr_at_k(r, set(q.gold_passage_ids), 10) for r, q in zip(ids, labelled))
                           / len(labelled), 4)
     out["queries"] = len(labelled)
+    out.update(_ir_measures(labelled, ids, [list(scores) for _, scores in hits]))
     return out
+
+
+def _ir_measures(labelled, ids, scores) -> dict:
+    """The same ranking through TREC files and ir-measures (trec_eval's code): ``ir_measures.*``
+    keys, mean over the labelled queries (a query with no gold retrieved counts 0). Skipped
+    without the ``trec`` extra."""
+    try:
+        import ir_measures
+    except ImportError:
+        return {}
+    from setsel.evaluation.trec import write_qrels, write_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_run(Path(tmp) / "run", [(q.id, r, s) for q, r, s in zip(labelled, ids, scores)], tag="bench")
+        write_qrels(Path(tmp) / "qrels", [(q.id, q.gold_passage_ids) for q in labelled])
+        measures = [ir_measures.RR @ 10, ir_measures.nDCG @ 10, ir_measures.R @ 20]
+        qrels = list(ir_measures.read_trec_qrels(str(Path(tmp) / "qrels")))
+        sums = dict.fromkeys(map(str, measures), 0.0)
+        for m in ir_measures.iter_calc(measures, qrels, list(ir_measures.read_trec_run(str(Path(tmp) / "run")))):
+            sums[str(m.measure)] += m.value
+    return {f"ir_measures.{k}": round(v / len(labelled), 4) for k, v in sums.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

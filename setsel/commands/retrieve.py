@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address", help="Ray cluster address (default: local on 127.0.0.1)")
     parser.add_argument("--ray-actors", type=int, default=1, help="retriever actors (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--trec-run", metavar="PATH", help="also write the retrieved pools as a TREC run (with their scores)")
+    parser.add_argument("--trec-qrels", metavar="PATH", help="also write the queries' gold passages as TREC qrels")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,5 +51,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"setsel retrieve: error: {exc}", file=sys.stderr)
         return 2
     summary["wall_s"] = round(summary["wall_s"], 2)
+    if args.trec_run or args.trec_qrels:
+        try:
+            _write_trec(args)
+        except ValueError as exc:
+            print(f"setsel retrieve: error: TREC files: {exc}", file=sys.stderr)
+            return 2
     print(f"retrieved: {json.dumps(summary)}")
     return 0
+
+
+def _write_trec(args: argparse.Namespace) -> None:
+    """``--trec-run`` / ``--trec-qrels`` from the Candidates file just written."""
+    from setsel.datasets.generic import load_generic
+    from setsel.evaluation.trec import write_qrels, write_run
+
+    pools = load_generic(args.out)
+    if args.trec_run:
+        write_run(args.trec_run, [(c.query.id, c.ids, c.scores) for c in pools], tag="setsel-retrieve")
+    if args.trec_qrels:
+        write_qrels(args.trec_qrels, [(c.query.id, c.query.gold_passage_ids) for c in pools])

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="any other selector option, e.g. expand=false, lambda_=0.7, window=20 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--out", required=True, help="output file (.parquet or .jsonl)")
+    parser.add_argument("--trec-run", metavar="PATH", help="also write the selections as a TREC run (selection order)")
+    parser.add_argument("--trec-qrels", metavar="PATH",
+                        help="also write the candidates' gold passages present in each pool as TREC qrels")
 
 
 def load_select_config(path: str | None) -> tuple[str | None, dict]:
@@ -115,7 +118,23 @@ def run(args: argparse.Namespace) -> int:
     meta = {"method": args.method, "options": {k: v for k, v in options.items() if k != "engine"},
             "candidates": str(args.candidates)}
     path = write_records(args.out, selections, extra_metadata=meta)
+    try:
+        _write_trec(args, candidates, selections)
+    except ValueError as exc:
+        print(f"setsel select: error: TREC files: {exc}", file=sys.stderr)
+        return 2
     failed = sum(s.parse_status == "failed" for s in selections)
     fallbacks = sum(s.fallback_used is not None for s in selections)
     print(f"{args.method}: {len(selections)} selections, {failed} failed parses, {fallbacks} fallbacks; wrote {path}")
     return 0
+
+
+def _write_trec(args: argparse.Namespace, candidates, selections) -> None:
+    """``--trec-run`` / ``--trec-qrels`` (gold restricted to each pool, as ``setsel eval`` scores it)."""
+    from setsel.evaluation.trec import write_qrels, write_run
+
+    if args.trec_run:
+        write_run(args.trec_run, [(s.query_id, s.selected_ids, None) for s in selections], tag=f"setsel-{args.method}")
+    if args.trec_qrels:
+        write_qrels(args.trec_qrels, [(c.query.id, [g for g in c.query.gold_passage_ids if g in set(c.ids)])
+                                      for c in candidates])

@@ -9,17 +9,21 @@ Files written into ``out_dir``:
   environment without it, e.g. ``.venv-vllm``, writes everything else and says so in report.md);
 - ``topk_pr.png``: precision and recall of the first k pool passages (k = 1..K), with the
   method's own (avg_selected, precision) and (avg_selected, recall) marked;
-- ``report.md``: the metrics table, the run's settings, the conventions, the plots.
+- ``report.md``: the metrics table, the run's settings, the conventions, the plots;
+- ``run.trec`` / ``qrels.trec``: the selections as a TREC run (selection order) and the gold
+  passages present in each pool as qrels (:mod:`setsel.evaluation.trec`): ``ir-measures``
+  or ``trec_eval`` on them gives the ``mrr@10`` / ``ndcg@10`` of metrics.json.
 
 Example:
     >>> paths = write_report(result, "runs/eval-topk", settings={"data": "dev.jsonl"})  # doctest: +SKIP
     >>> sorted(paths)                                                                  # doctest: +SKIP
-    ['metrics', 'per_query', 'report', 'set_sizes_png', 'topk_pr_png']
+    ['metrics', 'per_query', 'report', 'set_sizes_png', 'topk_pr_png', 'trec_qrels', 'trec_run']
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -112,6 +116,22 @@ def render_markdown(result: EvalResult, settings: dict[str, Any] | None = None, 
     return "\n".join(lines)
 
 
+def _trec(result: EvalResult, out: Path) -> dict[str, Path]:
+    """run.trec and qrels.trec (skipped, with a warning in the log, when an id has whitespace)."""
+    from setsel.evaluation.trec import write_qrels, write_run
+
+    paths = {"trec_run": out / "run.trec", "trec_qrels": out / "qrels.trec"}
+    try:
+        write_run(paths["trec_run"], [(r.query_id, r.selected_ids, None) for r in result.rows])
+        write_qrels(paths["trec_qrels"], [(r.query_id, r.gold_ids) for r in result.rows if r.gold_ids])
+    except ValueError as exc:
+        logging.getLogger(__name__).warning("TREC files not written: %s", exc)
+        for path in paths.values():
+            path.unlink(missing_ok=True)
+        return {}
+    return paths
+
+
 def write_report(result: EvalResult, out_dir: str | Path, settings: dict[str, Any] | None = None) -> dict[str, Path]:
     """Write every output file into ``out_dir`` (created); returns their paths by name."""
     from setsel.io import write_records
@@ -121,6 +141,7 @@ def write_report(result: EvalResult, out_dir: str | Path, settings: dict[str, An
     paths = {"metrics": out / "metrics.json", "per_query": out / "per_query.parquet", "report": out / "report.md"}
     paths["metrics"].write_text(json.dumps(result.metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_records(paths["per_query"], result.rows, extra_metadata={"metrics": result.metrics, **(settings or {})})
+    paths.update(_trec(result, out))
     plots = _plots(result, out)
     paths.update(plots)
     paths["report"].write_text(render_markdown(result, settings, plots=bool(plots)), encoding="utf-8")

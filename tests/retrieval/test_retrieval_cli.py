@@ -20,10 +20,15 @@ def test_index_retrieve_eval_on_the_pooled_demo(tmp_path, capsys):
     assert main(["index", "--dataset", "demo", "--out", str(idx), "--retriever", "bm25", "--no-progress"]) == 0
     assert "indexed into" in capsys.readouterr().out
     assert (idx / "queries.jsonl").exists()
-    assert main(["retrieve", "--index", str(idx), "--k", "8", "--out", str(cands), "--no-progress"]) == 0
+    assert main(["retrieve", "--index", str(idx), "--k", "8", "--out", str(cands), "--no-progress",
+                 "--trec-run", str(tmp_path / "run.trec"), "--trec-qrels", str(tmp_path / "qrels.trec")]) == 0
+    from setsel.evaluation.trec import read_run
     from setsel.io import read_candidates
 
     got = read_candidates(cands)
+    assert read_run(tmp_path / "run.trec") == {c.query.id: c.ids for c in got}  # retriever scores keep the order
+    qrels = [line.split() for line in (tmp_path / "qrels.trec").read_text().splitlines()]
+    assert {(q, d) for q, _, d, rel in qrels} == {(c.query.id, g) for c in got for g in c.query.gold_passage_ids}
     assert len(got) == 12 and all(len(c.passages) <= 8 and c.retriever == "bm25" for c in got)
     assert all(c.query.gold_passage_ids for c in got)
     assert main(["eval", "--dataset", "jsonl", "--data", str(cands), "--method", "topk", "--k", "5",

@@ -17,9 +17,13 @@ def cands_file(tmp_path, hotpot):
 def test_selection_cli_topk_writes_selection_parquet(tmp_path, cands_file, hotpot, capsys):
     out = tmp_path / "topk.parquet"
     rc = main(["select", "--candidates", str(cands_file), "--method", "topk", "--k", "2", "--no-progress",
-               "--out", str(out)])
+               "--out", str(out), "--trec-run", str(tmp_path / "sel.trec"), "--trec-qrels", str(tmp_path / "q.trec")])
     assert rc == 0
     sels = read_records(out, Selection)
+    from setsel.evaluation.trec import read_run
+
+    assert read_run(tmp_path / "sel.trec") == {c.query.id: c.ids[:2] for c in hotpot[:3]}
+    assert (tmp_path / "q.trec").read_text().splitlines()[0] == f"{hotpot[0].query.id} 0 {hotpot[0].query.gold_passage_ids[0]} 1"
     assert [s.query_id for s in sels] == [c.query.id for c in hotpot[:3]]
     assert [s.selected_ids for s in sels] == [c.ids[:2] for c in hotpot[:3]]
     meta = read_metadata(out)
