@@ -153,3 +153,10 @@ def check_lengths(n_tokens: Sequence[int], max_tokens: int, max_context: int) ->
     for i, n in enumerate(n_tokens):
         if n + max_tokens > max_context:
             raise ContextLengthError(n, max_tokens, max_context, index=i)
+
+
+def token_texts(tokenizer: Any, ids: Sequence[int]) -> list[str]:
+    """Each token's decoded text (``" capital"``, not the BPE spelling ``"Ġcapital"``): the one
+    spelling of :attr:`Scored.tokens` across engines, the one OpenAI-compatible servers return.
+    A token holding part of a multi-byte character decodes to the replacement character (U+FFFD)."""
+    return [tokenizer.decode([int(t)]) for t in ids]

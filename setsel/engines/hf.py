@@ -41,6 +41,7 @@ from setsel.engines.base import (
     EngineError,
     check_lengths,
     finish_text,
+    token_texts,
     validate_continuations,
     validate_prompts,
 )
@@ -370,7 +371,7 @@ class HFEngine:
                 # token j of the continuation sits at column width-len(b)+j, predicted by the column before
                 at = torch.arange(keep - len(b) - 1, keep - 1)
                 values = logprobs[row, at, torch.tensor(b, dtype=torch.long)].tolist() if b else []
-                results[k] = Scored(values, self.tokenizer.convert_ids_to_tokens(b))
+                results[k] = Scored(values, token_texts(self.tokenizer, b))
         return results  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ lifecycle

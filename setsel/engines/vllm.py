@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from setsel.engines.base import EngineError, check_lengths
+from setsel.engines.base import EngineError, check_lengths, token_texts
 from setsel.engines.constraints import constraint_regex
 from setsel.engines.models import with_shipped_adapter
 from setsel.types import Completion, GenerationParams, Message, Scored
@@ -273,8 +273,7 @@ class VLLMEngine:
             p_ids, c_ids = rows[k]
             per_pos = out.prompt_logprobs
             logprobs = [float(per_pos[len(p_ids) + j][tok].logprob) for j, tok in enumerate(c_ids)]
-            tokens = self.tokenizer.convert_ids_to_tokens(c_ids)
-            results[k] = Scored(token_logprobs=logprobs, tokens=list(tokens))
+            results[k] = Scored(token_logprobs=logprobs, tokens=token_texts(self.tokenizer, c_ids))
         return results
 
     def close(self) -> None:

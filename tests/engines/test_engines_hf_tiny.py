@@ -49,6 +49,9 @@ def test_score_matches_manual_forward(tiny_engine):
         assert len(s.token_logprobs) == len(cont_ids) == len(s.tokens)
         assert s.token_logprobs == pytest.approx(manual, abs=1e-4)
     assert scored[3].token_logprobs == [] and scored[0].sum_logprob < 0
+    # one token spelling across engines: decoded text (what OpenAI-compatible servers return), not BPE's "Ġ"
+    assert "".join(scored[2].tokens) == conts[2] and scored[2].tokens[1].startswith(" ")
+    assert not any("Ġ" in t for s in scored for t in s.tokens)
 
 
 def test_batched_equals_unbatched_greedy(tiny_engine):

@@ -192,7 +192,7 @@ def test_score_matches_hf_engine(engine):
     prompts = [p for p, _ in SCORE_CASES]
     conts = [c for _, c in SCORE_CASES]
     got = engine.score(prompts, conts)
-    hf = load_engine(f"hf:{MODEL}")
+    hf = load_engine(f"hf:{MODEL}", dtype="float32")  # the fp32 reference (auto is bf16 on this CPU)
     ref = hf.score(prompts, conts)
     for g, r in zip(got, ref):
         assert g.tokens == r.tokens

@@ -144,7 +144,7 @@ class OpenAIWireServer:
         return 200, {
             "id": "cmpl-test", "object": "text_completion", "created": int(time.time()), "model": req["model"],
             "choices": [{"index": 0, "text": text, "finish_reason": "length",
-                         "logprobs": {"tokens": tok.convert_ids_to_tokens(ids), "token_logprobs": token_logprobs,
+                         "logprobs": {"tokens": [tok.decode([i]) for i in ids], "token_logprobs": token_logprobs,
                                       "text_offset": [s for s, _ in enc["offset_mapping"]], "top_logprobs": None}}],
             "usage": {"prompt_tokens": len(ids), "completion_tokens": 0, "total_tokens": len(ids)},
         }
