@@ -6,12 +6,18 @@ called, so ``setsel --help`` stays light (no torch/ray/vllm/faiss). Each module 
 heavy imports inside ``run``.
 
 Exit codes: 0 success; 1 the job failed; 2 bad usage, config or input; 130 interrupted.
+
+An expected failure — a model engine that fails or stays unreachable (``EngineError``), a
+prompt over the context (``ContextLengthError``, exit 2), a bad dataset, config or selector
+option — prints one line ``setsel CMD: error: ...`` and no traceback; ``--debug`` (anywhere
+on the command line) or ``SETSEL_DEBUG=1`` re-raises it with the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help). Add a line here to register a subcommand.
@@ -52,6 +58,8 @@ def _top_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("SETSEL_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     if not argv or argv[0] not in COMMANDS:
         parser = _top_parser()
         if not argv:
@@ -65,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
     from setsel.config import ConfigError
+    from setsel.engines.base import ContextLengthError, EngineError
+    from setsel.selection.base import SelectorError
     from setsel.types import SchemaError
 
     try:
@@ -72,9 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ConfigError, SchemaError, FileNotFoundError) as exc:
-        print(f"setsel {name}: error: {exc}", file=sys.stderr)
+    except (ConfigError, SchemaError, SelectorError, ContextLengthError, FileNotFoundError) as exc:
+        if debug:
+            raise
+        print(f"setsel {name}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except EngineError as exc:
+        if debug:
+            raise
+        print(f"setsel {name}: error: {_one_line(exc)} (rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (its type when the message is empty)."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 if __name__ == "__main__":
