@@ -5,6 +5,9 @@ Example:
     setsel eval --dataset hotpotqa-ircot --method topk --k 5 --out runs/topk5
     setsel eval --dataset musique --method topk --k 3 --generate --generator hf:smollm2-135m --limit 20 --out runs/m
     setsel eval --dataset openret --method optiset --option expand=false --option reasoning_tokens=64 --limit 100 --out runs/o
+
+Resumable: finished questions are appended to OUT/journal.jsonl batch by batch; the same
+command run again (after a kill, a dead model server, Ctrl-C) computes only the rest.
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="any other selector option, e.g. constrained=false, expand=false, reasoning_tokens=64, "
                              "engine_options.num_threads=1 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--out", required=True, help="output directory; finished questions are kept in OUT/journal.jsonl, "
+                        "and rerunning the same command resumes from there")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="discard an earlier run in OUT (needed when OUT holds a run with other settings)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                             generate=args.generate, generator=args.generator, max_answer_tokens=args.max_answer_tokens,
                             novelty_bertscore=args.novelty_bertscore, generator_options=generator_options,
                             batch_size=args.batch_size, selector_options=options, out=args.out,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, overwrite=args.overwrite)
         result, paths = run_eval(cfg)
     except (SelectorError, ConfigError, ImportError) as exc:
         print(f"setsel eval: error: {exc}", file=sys.stderr)

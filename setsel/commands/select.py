@@ -40,7 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="any other selector option, e.g. expand=false, lambda_=0.7, window=20 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--out", required=True, help="output file (.parquet or .jsonl)")
+    parser.add_argument("--out", required=True, help="output file (.parquet or .jsonl); finished questions are kept in "
+                        "OUT.journal.jsonl as they finish, and rerunning the same command resumes from there")
+    parser.add_argument("--overwrite", action="store_true", help="discard an earlier run's OUT.journal.jsonl "
+                        "(needed when it holds a run with other settings)")
     parser.add_argument("--trec-run", metavar="PATH", help="also write the selections as a TREC run (selection order)")
     parser.add_argument("--trec-qrels", metavar="PATH",
                         help="also write the candidates' gold passages present in each pool as TREC qrels")
@@ -106,15 +109,31 @@ def run(args: argparse.Namespace) -> int:
     candidates = load_generic(args.candidates)
     if args.limit is not None:
         candidates = candidates[: args.limit]
-    selections = []
+    from pathlib import Path
+
+    from setsel.evaluation.journal import Journal
+    from setsel.types import Selection
+
+    keys = [f"{i}:{c.query.id}" for i, c in enumerate(candidates)]
+    fingerprint = {"method": args.method, "candidates": str(Path(args.candidates).resolve()), "limit": args.limit,
+                   "batch_size": per_call,
+                   "options": {k: v for k, v in options.items() if k != "engine"}}
+    journal = Journal(Path(str(args.out) + ".journal.jsonl"), fingerprint, overwrite=args.overwrite)
+    done = journal.finished()
+    todo = [i for i, key in enumerate(keys) if key not in done]
+    fresh: dict[int, Selection] = {}
     try:
-        with tqdm(total=len(candidates), desc=f"select {args.method}", unit="q", disable=args.no_progress) as bar:
-            for start in range(0, len(candidates), per_call):
-                batch = candidates[start : start + per_call]
-                selections.extend(selector.select(batch))
-                bar.update(len(batch))
+        with tqdm(total=len(candidates), initial=len(candidates) - len(todo), desc=f"select {args.method}", unit="q",
+                  disable=args.no_progress) as bar:
+            for start in range(0, len(todo), per_call):
+                idx = todo[start : start + per_call]
+                for i, sel in zip(idx, selector.select([candidates[i] for i in idx])):
+                    fresh[i] = sel
+                journal.append([{"key": keys[i], "selection": fresh[i].to_dict()} for i in idx])
+                bar.update(len(idx))
     finally:
         selector.close()
+    selections = [fresh[i] if i in fresh else Selection.from_dict(done[key]["selection"]) for i, key in enumerate(keys)]
     meta = {"method": args.method, "options": {k: v for k, v in options.items() if k != "engine"},
             "candidates": str(args.candidates)}
     path = write_records(args.out, selections, extra_metadata=meta)

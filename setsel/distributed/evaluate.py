@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from setsel.evaluation.job import EvalJobConfig, generator_id, load_candidates, selector_options
+from setsel.evaluation.job import EvalJobConfig, generator_id, load_candidates, open_journal, selector_options
 
 
 class SelectActor:
@@ -76,23 +76,47 @@ def evaluate_on_ray(cfg: EvalJobConfig):
     if not items:
         return build_result([], [], [] if cfg.generate else None, k=cfg.k, method=cls.name, uses_llm=cls.uses_llm,
                             model=cfg.model, dataset=cfg.dataset, wall_s=time.perf_counter() - start)
-    rows = [{"index": i, "candidates": json.dumps(c.to_dict(), ensure_ascii=False)} for i, c in enumerate(items)]
-    n_blocks = max(1, min(len(rows), cfg.ray.num_actors * 4))
-    ds = ray.data.from_items(rows).repartition(n_blocks)
-    out = ds.map_batches(
-        SelectActor,
-        fn_constructor_kwargs={"method": cfg.method, "options": options, "generator": generator_id(cfg),
-                               "max_answer_tokens": cfg.max_answer_tokens,
-                               "generator_options": cfg.generator_options},
-        batch_size=cfg.batch_size,
-        compute=ray.data.ActorPoolStrategy(size=cfg.ray.num_actors),
-        num_cpus=cfg.ray.num_cpus_per_actor,
-        num_gpus=cfg.ray.num_gpus_per_actor or None,
-    ).take_all()
-    out.sort(key=lambda r: int(r["index"]))
-    if [int(r["index"]) for r in out] != list(range(len(items))):
-        raise RuntimeError(f"Ray evaluation returned {len(out)} rows for {len(items)} questions")
-    selections = [Selection.from_dict(json.loads(r["selection"])) for r in out]
-    answers = [Answer(**json.loads(r["answer"])) for r in out] if cfg.generate else None
+    # Resumable as the local run: finished questions come from cfg.out/journal.jsonl, new ones
+    # are appended there as the actors return them.
+    journal = open_journal(cfg)
+    keys = [f"{i}:{c.query.id}" for i, c in enumerate(items)]
+    done = journal.finished()
+    start -= sum(float(done[k].get("wall_s") or 0.0) for k in keys if k in done)
+    rows = [{"index": i, "candidates": json.dumps(c.to_dict(), ensure_ascii=False)}
+            for i, c in enumerate(items) if keys[i] not in done]
+    results: dict[int, dict[str, Any]] = {}
+    if rows:
+        n_blocks = max(1, min(len(rows), cfg.ray.num_actors * 4))
+        ds = ray.data.from_items(rows).repartition(n_blocks)
+        out = ds.map_batches(
+            SelectActor,
+            fn_constructor_kwargs={"method": cfg.method, "options": options, "generator": generator_id(cfg),
+                                   "max_answer_tokens": cfg.max_answer_tokens,
+                                   "generator_options": cfg.generator_options},
+            batch_size=cfg.batch_size,
+            compute=ray.data.ActorPoolStrategy(size=cfg.ray.num_actors),
+            num_cpus=cfg.ray.num_cpus_per_actor,
+            num_gpus=cfg.ray.num_gpus_per_actor or None,
+        )
+        pending: list[dict[str, Any]] = []
+        last = time.perf_counter()
+        for r in out.iter_rows():
+            i = int(r["index"])
+            results[i] = {"key": keys[i], "selection": json.loads(r["selection"]),
+                          "answer": json.loads(r["answer"]) if r["answer"] else None}
+            pending.append(results[i])
+            if len(pending) >= cfg.batch_size:
+                now = time.perf_counter()
+                journal.append([{**p, "wall_s": (now - last) / len(pending)} for p in pending])
+                pending, last = [], now
+        if pending:
+            now = time.perf_counter()
+            journal.append([{**p, "wall_s": (now - last) / len(pending)} for p in pending])
+    missing = [k for i, k in enumerate(keys) if i not in results and k not in done]
+    if missing:
+        raise RuntimeError(f"Ray evaluation returned no result for {len(missing)} of {len(items)} questions")
+    records = [results[i] if i in results else done[k] for i, k in enumerate(keys)]
+    selections = [Selection.from_dict(r["selection"]) for r in records]
+    answers = [Answer(**r["answer"]) for r in records] if cfg.generate else None
     return build_result(items, selections, answers, k=cfg.k, method=cls.name, uses_llm=cls.uses_llm,
                         model=cfg.model, dataset=cfg.dataset, wall_s=time.perf_counter() - start)

@@ -55,6 +55,7 @@ class EvalJobConfig:
     selector_options: dict[str, Any] = field(default_factory=dict)
     out: str = "runs/eval"
     progress: bool = True
+    overwrite: bool = False
     ray: RayEvalConfig = field(default_factory=RayEvalConfig)
 
     def __post_init__(self) -> None:
@@ -113,11 +114,35 @@ def settings(cfg: EvalJobConfig, runner: str) -> dict[str, Any]:
             "batch_size": cfg.batch_size, "selector_options": cfg.selector_options}
 
 
+# Fields that do not change the results: a rerun may differ in them and still resume.
+NOT_FINGERPRINTED = ("out", "progress", "overwrite", "ray")
+
+
+def fingerprint(cfg: EvalJobConfig) -> dict[str, Any]:
+    """The settings that decide the results (the journal header; see :mod:`setsel.evaluation.journal`)."""
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(cfg).items() if k not in NOT_FINGERPRINTED}
+
+
+def open_journal(cfg: EvalJobConfig):
+    """``cfg.out/journal.jsonl`` for this run: finished questions are kept there as they finish."""
+    from pathlib import Path
+
+    from setsel.evaluation.journal import Journal
+
+    return Journal(Path(cfg.out) / "journal.jsonl", fingerprint(cfg), overwrite=cfg.overwrite)
+
+
 def run_eval(cfg: EvalJobConfig, engine: Any = None):
     """Run ``cfg`` in this process; write the outputs to ``cfg.out``. Returns ``(EvalResult, paths)``.
 
     ``engine``: an already loaded engine for an LLM method (shared by many runs, e.g.
     ``benchmarks/results_table.py``); it is used instead of loading ``cfg.model`` and not closed (ignored by LLM-free methods).
+
+    Resumable: each finished batch goes to ``cfg.out/journal.jsonl``; a rerun of the same
+    config skips the questions found there (``cfg.overwrite`` starts afresh; another config
+    in the same folder raises :class:`~setsel.evaluation.journal.JournalMismatch`).
     """
     from setsel.evaluation.report import write_report
     from setsel.evaluation.runner import evaluate
@@ -126,13 +151,15 @@ def run_eval(cfg: EvalJobConfig, engine: Any = None):
     options = selector_options(cfg)
     if engine is not None and get_selector_class(cfg.method).uses_llm:
         options["engine"] = engine
+    journal = open_journal(cfg)
     selector = get_selector(cfg.method, **options)
     try:
         candidates = load_candidates(cfg)
         result = evaluate(candidates, selector, k=cfg.k, generate=cfg.generate, generator=generator_id(cfg),
                           shuffle_seed=cfg.shuffle_candidates, progress=cfg.progress, batch_size=cfg.batch_size,
                           max_answer_tokens=cfg.max_answer_tokens, dataset=cfg.dataset, model=cfg.model,
-                          novelty_bertscore=cfg.novelty_bertscore, generator_options=cfg.generator_options)
+                          novelty_bertscore=cfg.novelty_bertscore, generator_options=cfg.generator_options,
+                          journal=journal)
     finally:
         selector.close()
     return result, write_report(result, cfg.out, settings(cfg, "local"))

@@ -202,7 +202,7 @@ def evaluate(candidates: Sequence[Candidates], selector, *, k: int, generate: bo
              shuffle_seed: int | None = None, limit: int | None = None, progress: bool = True,
              batch_size: int = 8, max_answer_tokens: int = DEFAULT_MAX_TOKENS, dataset: str | None = None,
              model: str | None = None, novelty_bertscore: bool = False,
-             generator_options: dict[str, Any] | None = None) -> EvalResult:
+             generator_options: dict[str, Any] | None = None, journal=None) -> EvalResult:
     """Evaluate ``selector`` on ``candidates``.
 
     Args:
@@ -221,6 +221,8 @@ def evaluate(candidates: Sequence[Candidates], selector, *, k: int, generate: bo
         dataset, model: recorded in the metrics.
         novelty_bertscore: also compute Novel@all with BERTScore-F1 per question (needs the
             ``bert_score`` package; ``ImportError`` otherwise).
+        journal: a :class:`~setsel.evaluation.journal.Journal`: questions it holds are not
+            selected again, and each finished batch is appended to it (resumable runs).
     Returns:
         :class:`EvalResult`; ``metrics`` has exactly :data:`METRIC_KEYS`.
     """
@@ -235,26 +237,49 @@ def evaluate(candidates: Sequence[Candidates], selector, *, k: int, generate: bo
 
         bert_sim = bertscore_similarity()
     items = prepare(candidates, limit=limit, shuffle_seed=shuffle_seed)
+    keys = [f"{i}:{c.query.id}" for i, c in enumerate(items)]
+    done = journal.finished() if journal is not None else {}
+    todo = [i for i, key in enumerate(keys) if key not in done]
+    earlier_wall = sum(float(done[key].get("wall_s") or 0.0) for key in keys if key in done)
     engine, owned = None, False
-    if generate:
+    if generate and todo:
         engine = generator
         if engine is None or isinstance(engine, str):
             from setsel.engines import DEFAULT_MODEL, load_engine
 
             engine, owned = load_engine(engine or DEFAULT_MODEL, **(generator_options or {})), True
-    selections: list[Selection] = []
-    answers: list[Answer] | None = [] if generate else None
+    fresh: dict[int, tuple[Selection, Answer | None]] = {}
     try:
-        with tqdm(total=len(items), desc=f"eval {selector.name}", unit="q", disable=not progress) as bar:
-            for i in range(0, len(items), batch_size):
-                batch = items[i:i + batch_size]
-                sels, ans = run_batch(selector, batch, engine, max_answer_tokens)
-                selections.extend(sels)
-                if answers is not None and ans is not None:
-                    answers.extend(ans)
-                bar.update(len(batch))
+        with tqdm(total=len(items), initial=len(items) - len(todo), desc=f"eval {selector.name}", unit="q",
+                  disable=not progress) as bar:
+            for b in range(0, len(todo), batch_size):
+                idx = todo[b:b + batch_size]
+                t0 = time.perf_counter()
+                sels, ans = run_batch(selector, [items[i] for i in idx], engine, max_answer_tokens)
+                per_q = (time.perf_counter() - t0) / len(idx)
+                for n, i in enumerate(idx):
+                    fresh[i] = (sels[n], ans[n] if ans is not None else None)
+                if journal is not None:
+                    journal.append([{"key": keys[i], "selection": fresh[i][0].to_dict(),
+                                     "answer": asdict(fresh[i][1]) if fresh[i][1] is not None else None,
+                                     "wall_s": per_q} for i in idx])
+                bar.update(len(idx))
     finally:
         if owned:
             engine.close()
+    selections: list[Selection] = []
+    answers: list[Answer] | None = [] if generate else None
+    for i, key in enumerate(keys):
+        if i in fresh:
+            sel, ans = fresh[i]
+        else:
+            sel = Selection.from_dict(done[key]["selection"])
+            ans = Answer(**done[key]["answer"]) if done[key].get("answer") else None
+        selections.append(sel)
+        if answers is not None:
+            if ans is None:
+                raise ValueError(f"journal entry {key} has no answer but this run generates answers")
+            answers.append(ans)
+    start -= earlier_wall
     return build_result(items, selections, answers, k=k, method=selector.name, uses_llm=selector.uses_llm,
                         model=model, dataset=dataset, wall_s=time.perf_counter() - start, bert_sim=bert_sim)

@@ -17,7 +17,7 @@ def test_cli_writes_every_output(data_dir, tmp_path, capsys):
                  "--method", "topk", "--k", "5", "--out", str(out), "--no-progress"])
     assert code == 0
     assert {p.name for p in out.iterdir()} == {"metrics.json", "per_query.parquet", "report.md", "set_sizes.png",
-                                               "topk_pr.png"}
+                                               "topk_pr.png", "run.trec", "qrels.trec", "journal.jsonl"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics) == list(METRIC_KEYS)
     assert metrics["n_queries"] == 243 and metrics["method"] == "topk" and metrics["k"] == 5
@@ -67,3 +67,12 @@ def test_ray_job_matches_local_run(ray_local, data_dir, tmp_path, monkeypatch):
     assert [r.selected_ids for r in ray_result.rows] == [r.selected_ids for r in local_result.rows]
     assert json.loads(paths["metrics"].read_text())["set_recall"] == local_result.metrics["set_recall"]
     assert "runner: `ray`" in paths["report"].read_text()
+    # resumable like the local run: keep 10 finished questions, rerun, only the other 30 are computed
+    journal = tmp_path / "ray" / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 41
+    journal.write_text("\n".join(lines[:11]) + "\n")
+    again, _ = job.run(ray_cfg)
+    keys = [json.loads(line)["key"] for line in journal.read_text().splitlines()[1:]]
+    assert len(keys) == len(set(keys)) == 40
+    assert [r.selected_ids for r in again.rows] == [r.selected_ids for r in local_result.rows]

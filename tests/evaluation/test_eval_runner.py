@@ -149,7 +149,7 @@ def test_report_files(tmp_path):
     result = evaluate(_tiny(), get_selector("topk", k=2), k=2, progress=False, dataset="tiny")
     paths = write_report(result, tmp_path / "out", settings={"data": "tiny.jsonl"})
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "metrics.json", "per_query.parquet", "report.md", "set_sizes.png", "topk_pr.png"]
+        "metrics.json", "per_query.parquet", "qrels.trec", "report.md", "run.trec", "set_sizes.png", "topk_pr.png"]
     metrics = json.loads(paths["metrics"].read_text())
     assert list(metrics) == list(METRIC_KEYS) and metrics["coverage"] == 0.5 and metrics["em"] is None
     table = pq.read_table(paths["per_query"])

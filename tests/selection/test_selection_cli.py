@@ -65,7 +65,7 @@ def test_selection_cli_config_file_and_flag_override(tmp_path, cands_file, hotpo
                  "--out", str(out)]) == 0
     assert [len(s.selected_ids) for s in read_records(out, Selection)] == [3, 3, 3]
     assert main(["select", "--candidates", str(cands_file), "--config", str(cfg), "--k", "1", "--no-progress",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--overwrite"]) == 0  # other settings into the same file: --overwrite
     assert [len(s.selected_ids) for s in read_records(out, Selection)] == [1, 1, 1]
 
 
@@ -118,3 +118,26 @@ def test_selection_eval_runs_an_optiset_ablation_with_the_real_model(tmp_path, d
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method"] == "optiset" and metrics["parse_failed_rate"] is not None
     assert metrics["selector_completion_tokens"] > 0
+
+
+def test_selection_cli_resumes_from_its_journal_and_refuses_other_settings(tmp_path, cands_file, hotpot, capsys):
+    out = tmp_path / "sel.parquet"
+    args = ["select", "--candidates", str(cands_file), "--method", "topk", "--k", "2", "--no-progress",
+            "--batch-size", "1", "--out", str(out)]
+    assert main(args) == 0
+    first = [s.selected_ids for s in read_records(out, Selection)]
+    journal = tmp_path / "sel.parquet.journal.jsonl"
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 4  # header + 3 questions
+    # as if killed after the first question: the rerun computes only the other two
+    journal.write_text("\n".join(lines[:2]) + "\n")
+    out.unlink()
+    assert main(args) == 0
+    assert [s.selected_ids for s in read_records(out, Selection)] == first
+    assert len(journal.read_text().splitlines()) == 4
+    capsys.readouterr()
+    k3 = ["select", "--candidates", str(cands_file), "--method", "topk", "--k", "3", "--no-progress", "--out", str(out)]
+    assert main(k3) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*k3, "--overwrite"]) == 0
+    assert [s.selected_ids for s in read_records(out, Selection)] == [c.ids[:3] for c in hotpot[:3]]
