@@ -14,7 +14,12 @@ Model id ``openai:<model>@<base_url>``, e.g. ``openai:gpt-4o@https://api.openai.
   ``extra_body={"structured_outputs": {"regex": …}}``), ``"guided"`` (vLLM < 0.12:
   ``guided_regex``), ``"json_schema"`` (servers that only take JSON schemas: the selection
   is asked as ``{"selection": [ids]}``, a regex as ``{"text": "<matching string>"}``, and
-  turned back into text), or ``"none"``.
+  turned back into text), or ``"none"``. Whether the server honoured a regex constraint is
+  checked on every finished reply (``re.fullmatch`` of the pattern sent); a reply that breaks
+  it, or a 400/422 answer to a request carrying it, means the server ignores or refuses the
+  field: the engine warns once (logger ``setsel.engines.openai_engine``), stops sending it,
+  and counts every reply generated without its constraint in ``unconstrained_replies`` —
+  the selection parser and the selector's fallback handle those replies, never silently.
 - ``prefix``: sent as a final assistant message with ``continue_final_message`` (vLLM);
   the returned text is the prefix + the continuation.
 - ``score``: ``completions`` with ``echo=True, logprobs=1, max_tokens=1`` over the
@@ -34,8 +39,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import logging
 import os
 import random
+import re
 import threading
 import time
 from typing import Any
@@ -65,6 +72,22 @@ def parse_openai_id(spec: str) -> tuple[str, str]:
     if not sep or not model or not base_url.startswith(("http://", "https://")):
         raise ValueError(f"openai model id must be openai:<model>@<base_url> (http[s]://…), got openai:{spec}")
     return model, base_url
+
+
+def _breaks(constraint: RegexConstraint | SelectionConstraint, text: str, finish_reason: str) -> bool:
+    """Whether a reply shows that its constraint was not applied: a finished reply that does
+    not match the regex, or a cut one that already left the selection header.
+
+    >>> c = SelectionConstraint(4, 2)
+    >>> _breaks(c, "### Final Selection: [2]", "stop"), _breaks(c, "### Final Sel", "length"), _breaks(c, "Sure! [2]", "length")
+    (False, False, True)
+    """
+    if finish_reason == "stop":
+        return re.fullmatch(constraint_regex(constraint), text) is None
+    if isinstance(constraint, SelectionConstraint):
+        n = min(len(text), len(constraint.header))
+        return text[:n] != constraint.header[:n]
+    return False  # a cut reply under a general regex cannot be judged without a partial matcher
 
 
 class OpenAIEngine:
@@ -101,6 +124,8 @@ class OpenAIEngine:
         self.max_backoff = float(max_backoff)
         self.constraint_style = constraint_style
         self.retries = 0
+        self.unconstrained_replies = 0
+        self.constraint_disabled: str | None = None  # why the server's constraint support was given up
         self._count_lock = threading.Lock()
         # Retries are ours (observable, uniform over errors); the client makes one attempt.
         self.client = openai.OpenAI(
@@ -206,8 +231,40 @@ class OpenAIEngine:
             sizes = [self.count_tokens(p) + len(self.tokenizer.encode(params.prefix or "", add_special_tokens=False))
                      for p in prompts]
             check_lengths(sizes, params.max_tokens, self.max_context)
+        return self._map(lambda messages: self._generate_checked(messages, params), prompts)
+
+    def _disable_constraints(self, why: str) -> None:
+        with self._count_lock:
+            if self.constraint_disabled is None:
+                self.constraint_disabled = why
+                logging.getLogger(__name__).warning(
+                    "%s did not honour the %s constraint (%s): sending requests unconstrained from now on; "
+                    "replies are parsed with the selection parser and its fallback", self.base_url,
+                    self.constraint_style, why)
+
+    def _generate_checked(self, messages, params: GenerationParams) -> list[Completion]:
+        """One prompt's completions, with the server's constraint support checked (module docstring)."""
+        if params.constraint is None or self.constraint_disabled is not None:
+            out = self._generate_one(messages, params, {}, {})
+            if params.constraint is not None:
+                with self._count_lock:
+                    self.unconstrained_replies += len(out)
+            return out
         extra_body, extra = self._constraint_request(params.constraint)
-        return self._map(lambda messages: self._generate_one(messages, params, extra_body, extra), prompts)
+        try:
+            out = self._generate_one(messages, params, extra_body, extra)
+        except EngineError as exc:
+            if not any(f"HTTP {c}" in str(exc) for c in (400, 422)) or not (extra_body or extra):
+                raise
+            self._disable_constraints(f"the request was refused: {str(exc)[:160]}")
+            return self._generate_checked(messages, params)
+        if extra_body:  # a regex was sent: every reply must follow it
+            broken = [c for c in out if _breaks(params.constraint, c.text[len(params.prefix or ""):], c.finish_reason)]
+            if broken:
+                self._disable_constraints(f"reply {broken[0].text[:60]!r} does not match the regex sent")
+                with self._count_lock:
+                    self.unconstrained_replies += len(broken)
+        return out
 
     def _generate_one(self, messages, params: GenerationParams, extra_body: dict, extra: dict) -> list[Completion]:
         msgs = list(messages)

@@ -37,7 +37,7 @@ def srv(server):
     """The shared server, reset to healthy after each test."""
     yield server
     server.fail_next = server.rate_limit_next = 0
-    server.mode, server.delay_s = "ok", 0.0
+    server.mode, server.delay_s, server.constraints = "ok", 0.0, "honour"
 
 
 def _client(server, **kw):
@@ -81,10 +81,36 @@ def test_selection_constraint_through_structured_outputs(srv):
         assert all(1 <= i <= 4 for i in parsed.ids)
 
 
-def test_json_schema_style_on_a_server_without_it_is_a_clear_error(srv):
+def test_json_schema_style_on_a_server_without_it_falls_back_and_says_so(srv, caplog):
     eng = _client(srv, constraint_style="json_schema")
-    with pytest.raises(EngineError, match="HTTP 400.*response_format"):
-        eng.generate([MSG], GenerationParams(max_tokens=5, constraint=SelectionConstraint(4)))
+    with caplog.at_level("WARNING", logger="setsel.engines.openai_engine"):
+        [[c]] = eng.generate([MSG], GenerationParams(max_tokens=5, constraint=SelectionConstraint(4)))
+    assert "HTTP 400" in eng.constraint_disabled and "response_format" in eng.constraint_disabled
+    assert eng.unconstrained_replies == 1 and c.completion_tokens > 0
+    assert sum("did not honour" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("behaviour,why", [("ignore", "does not match the regex sent"),
+                                           ("reject", "the request was refused")])
+def test_a_server_that_ignores_or_refuses_the_constraint_is_detected_once(srv, caplog, behaviour, why):
+    srv.constraints = behaviour
+    eng = _client(srv)  # structured_outputs
+    params = GenerationParams(max_tokens=12, constraint=SelectionConstraint(4, 2))
+    with caplog.at_level("WARNING", logger="setsel.engines.openai_engine"):
+        first = eng.generate([MSG, MSG2], params)
+        second = eng.generate([MSG], params)
+    assert why in eng.constraint_disabled
+    warnings = [r.getMessage() for r in caplog.records if "did not honour" in r.getMessage()]
+    assert len(warnings) == 1 and srv.base_url in warnings[0]
+    # every reply made without its constraint is counted (the random tiny model never writes the header)
+    assert eng.unconstrained_replies == 3 and len(first) == 2 and len(second) == 1
+    assert not any(c.text.startswith("### Final Selection: [") for [c] in first + second)
+
+
+def test_an_honoured_constraint_is_not_flagged(srv):
+    eng = _client(srv)
+    eng.generate([MSG, MSG2], GenerationParams(max_tokens=20, constraint=SelectionConstraint(4, 2)))
+    assert eng.constraint_disabled is None and eng.unconstrained_replies == 0
 
 
 def test_503_twice_then_success_is_retried(srv):

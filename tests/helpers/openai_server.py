@@ -7,7 +7,9 @@ prompt with text offsets, as vLLM answers them; ``echo`` false → 400).
 
 Failure modes for the client's error handling (set on the server object):
 ``fail_next = k`` answers the next k requests with 503; ``rate_limit_next = k`` with 429
-(``Retry-After: 0``); ``mode = "malformed"`` answers 200 with a body that is not JSON.
+(``Retry-After: 0``); ``mode = "malformed"`` answers 200 with a body that is not JSON;
+``constraints = "ignore"`` generates without the regex it was sent (as vLLM ≥ 0.12 does
+with ``guided_regex``), ``constraints = "reject"`` answers 400 to a request that carries one.
 ``requests`` counts every POST; ``max_inflight`` is the most requests seen at once
 (``delay_s`` holds each request that long, to observe concurrency).
 
@@ -37,6 +39,7 @@ class OpenAIWireServer:
         self.fail_next = 0
         self.rate_limit_next = 0
         self.mode = "ok"
+        self.constraints = "honour"
         self.delay_s = 0.0
         outer = self
 
@@ -108,6 +111,10 @@ class OpenAIWireServer:
         if req.get("continue_final_message") and messages and messages[-1]["role"] == "assistant":
             prefix = messages.pop()["content"]
         regex = (req.get("structured_outputs") or {}).get("regex") or req.get("guided_regex")
+        if regex and self.constraints == "reject":
+            return 400, {"error": {"message": "unknown field: structured_outputs / guided_regex"}}
+        if self.constraints == "ignore":
+            regex = None
         if req.get("response_format"):
             return 400, {"error": {"message": "response_format is not supported by this server"}}
         stop = req.get("stop") or ()
