@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("setsel.commands.demo", "run the end-to-end demo on the embedded demo set"),
     "synthesize": ("setsel.commands.synthesize", "synthesise selector training data (OptiSet / SetR teacher)"),
     "serve": ("setsel.commands.serve", "deploy the selector HTTP endpoint on Ray Serve"),
+    "mcp": ("setsel.commands.mcp_server", "serve selection (and search) as MCP tools over stdio"),
     "select": ("setsel.commands.select", "run a selection method over a candidates file (Selection Parquet)"),
     "eval": ("setsel.commands.eval", "evaluate a selection method on a benchmark (metrics, report, plots)"),
     "train": ("setsel.commands.train", "train the selector (LoRA; sft | dpo | setlist) with Ray Train"),
