@@ -78,35 +78,31 @@ class SelectionService:
                 self._index = load_index(self.cfg.index)
             return self._index
 
-    def select(self, question: str, passages: list[dict[str, Any]], max_passages: int | None = None) -> dict[str, Any]:
+    def _checked(self, kind: str, **fields: Any):
+        """The ``SelectRequest``/``SearchRequest`` of ``fields``, within the limits (else ``ValueError``)."""
         from pydantic import ValidationError
 
-        from setsel.distributed.serve_schema import LimitError, SelectRequest, check_limits
-        from setsel.types import Candidates, Passage, Query
+        from setsel.distributed.serve_schema import LimitError, SearchRequest, SelectRequest, check_limits
 
         try:
-            req = SelectRequest(question=question, passages=passages, max_passages=max_passages)
+            req = (SelectRequest if kind == "select" else SearchRequest)(**fields)
             check_limits(req, self.limits, [self.cfg.method])
         except ValidationError as exc:
-            raise ValueError(f"bad select request: {_short(exc)}") from None
+            raise ValueError(f"bad {kind} request: {_short(exc)}") from None
         except LimitError as exc:
             raise ValueError(exc.message) from None
+        return req
+
+    def select(self, question: str, passages: list[dict[str, Any]], max_passages: int | None = None) -> dict[str, Any]:
+        from setsel.types import Candidates, Passage, Query
+
+        req = self._checked("select", question=question, passages=passages, max_passages=max_passages)
         cands = Candidates(query=Query(id="mcp", question=req.question),
                            passages=[Passage(id=p.id, title=p.title, text=p.text) for p in req.passages])
         return self._run(cands, req.max_passages)
 
     def search(self, question: str, k: int = 20, max_passages: int | None = None) -> dict[str, Any]:
-        from pydantic import ValidationError
-
-        from setsel.distributed.serve_schema import LimitError, SearchRequest, check_limits
-
-        try:
-            req = SearchRequest(question=question, k=k, max_passages=max_passages)
-            check_limits(req, self.limits, [self.cfg.method])
-        except ValidationError as exc:
-            raise ValueError(f"bad search request: {_short(exc)}") from None
-        except LimitError as exc:
-            raise ValueError(exc.message) from None
+        req = self._checked("search", question=question, k=k, max_passages=max_passages)
         [cands] = self.index().search([req.question], k=req.k)
         return {**self._run(cands, req.max_passages), "retrieved": cands.ids}
 
