@@ -3,7 +3,8 @@
 Environment set before anything heavy is imported (../shared/ENVIRONMENT.md):
 HF_HUB_OFFLINE (nothing is fetched from a hub), RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
 (Ray binds to 127.0.0.1), TORCH_EXTENSIONS_DIR (DeepSpeed builds cached in the repo),
-TOKENIZERS_PARALLELISM=false.
+TOKENIZERS_PARALLELISM=false, HAYSTACK_TELEMETRY_ENABLED=False (Haystack sends usage data
+on pipeline runs otherwise).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(REPO / ".cache" / "torch_extensions"))
 os.environ.setdefault("SETSEL_CACHE_DIR", str(REPO / ".cache" / "setsel"))
 

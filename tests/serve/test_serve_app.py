@@ -265,3 +265,36 @@ def test_search_retrieves_from_the_index_then_selects(server):
     assert server.post("/locked/v1/search", json={"question": "x"},
                        headers={"authorization": "Bearer s3cret"}).status_code == 404   # no index there
     assert server.post("/v1/search", json={"question": "x", "k": 0}).status_code == 422
+
+
+def test_typed_client_and_a_framework_component_against_the_live_endpoint(server):
+    from setsel.client import SetselClient, SetselClientError
+
+    base = str(server.base_url).rstrip("/")
+    body, cands = _demo_request(1)
+    with SetselClient(base, timeout=60) as client:
+        res = client.select(body["question"], body["passages"], method="topk", max_passages=3)
+        assert res.selected == cands.ids[:3] and res.method == "topk" and res.passages[0]["id"] == cands.ids[0]
+        found = client.search(body["question"], k=6, method="topk")
+        assert 1 <= len(found.selected) <= 6 and all(i.startswith("p-") for i in found.selected)
+        with pytest.raises(SetselClientError, match="HTTP 422.*allowed") as bad:  # a client mistake: no retry
+            client.select(body["question"], body["passages"], method="nope")
+        assert bad.value.status == 422
+    with SetselClient(f"{base}/locked", api_key="s3cret") as locked:
+        assert locked.select(body["question"], body["passages"]).selected == cands.ids[:2]
+    with SetselClient(f"{base}/locked", api_key="wrong") as wrong, pytest.raises(SetselClientError, match="HTTP 401"):
+        wrong.select(body["question"], body["passages"])
+    with SetselClient(f"{base}/broken", max_retries=1, max_wait=0.1) as broken:
+        with pytest.raises(SetselClientError, match=r"HTTP 503.*after 2 attempts") as down:
+            broken.select(body["question"], body["passages"])
+        assert down.value.status == 503
+    # a LangChain compressor backed by the remote endpoint selects what the endpoint selects
+    pytest.importorskip("langchain_core")
+    from langchain_core.documents import Document
+
+    from setsel.integrations.langchain import SetselCompressor
+
+    with SetselClient(base) as client:
+        comp = SetselCompressor.from_selector(client, method="topk", max_passages=2)
+        docs = [Document(page_content=p["text"], metadata={"id": p["id"], "title": p["title"]}) for p in body["passages"]]
+        assert [d.metadata["id"] for d in comp.compress_documents(docs, body["question"])] == cands.ids[:2]
