@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qa", help="openret only: the <split>_qa.jsonl paired with --data")
     parser.add_argument("--method", required=True, help="selection method (llm_head, topk, setr, optiset, ...)")
     parser.add_argument("--variant", help="method variant (e.g. setr: iri | cot | selection_only | trained; "
-                        "--variant trained --model hf:smollm2-135m-setsel is the shipped trained selector)")
+                        "the shipped trained selector is --method llm_head)")
     parser.add_argument("--model", help="selector model id (LLM methods)")
     parser.add_argument("--k", type=int, default=5, help="k of top-k methods and of Hit@k (default 5)")
     parser.add_argument("--max-passages", type=int, help="budget on the selected-set size")

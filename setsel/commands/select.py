@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidates", required=True, help="Candidates file (.parquet / .jsonl)")
     parser.add_argument("--config", help="YAML with 'method' and 'options' (configs/select*.yaml); flags override it")
     parser.add_argument("--method", help="selection method (llm_head, topk, setr, optiset, listwise, cross_encoder, mmr, lexical)")
-    parser.add_argument("--variant", help="setr: iri | cot | selection_only | trained (with --model hf:smollm2-135m-setsel: the shipped trained selector)")
+    parser.add_argument("--variant", help="setr: iri | cot | selection_only | trained; the shipped trained selector is --method llm_head")
     parser.add_argument("--model", help="model id (LLM methods: e.g. hf:smollm2-135m; cross_encoder: a folder)")
     parser.add_argument("--k", type=int, help="size for ranking methods and the topk fallback (default 5)")
     parser.add_argument("--max-passages", type=int, help="budget on the selected-set size")
