@@ -110,7 +110,7 @@ def main() -> None:
 
     from setsel.datasets import load_dataset
     from setsel.engines.hf import HFEngine
-    from setsel.hardware import matmul_gflops
+    from setsel.hardware import matmul_gflops, resolve_dtype
     from setsel.selection import get_selector
 
     if args.num_threads:
@@ -127,8 +127,17 @@ def main() -> None:
     }
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     wanted = {m for v in variants for m in (args.optiset_modes if v == "optiset" else args.modes).split(",") if m}
+    default_dtype = resolve_dtype("auto")
+    result["default_dtype"] = default_dtype
     for mode in [m for m in MODES if m in wanted]:
         dtype, batched = MODES[mode]
+        if mode == "default_batched" and default_dtype == "float32" and all(
+                "fp32_batched" in result["variants"].get(v, {}) for v in variants
+                if mode in (args.optiset_modes if v == "optiset" else args.modes).split(",")):
+            for v in variants:
+                if "fp32_batched" in result["variants"].get(v, {}):
+                    result["variants"][v][mode] = {**result["variants"][v]["fp32_batched"], "same_run_as": "fp32_batched"}
+            continue
         engine = HFEngine(args.model, batch_size=args.batch_size, dtype=dtype)
         n_body = body_params(engine.model)
         peak = peaks.get(engine.dtype, 0.0)
@@ -136,6 +145,11 @@ def main() -> None:
         get_selector("setr", variant="selection_only", engine=engine, max_words=args.max_words).select(batch[:1])
         for variant in variants:
             if mode not in (args.optiset_modes if variant == "optiset" else args.modes).split(","):
+                continue
+            done = result["variants"].get(variant, {})
+            if mode == "default_batched" and default_dtype == "float32" and "fp32_batched" in done:
+                # No native bf16 on this CPU: the default is fp32 batched, already timed.
+                done[mode] = {**done["fp32_batched"], "same_run_as": "fp32_batched"}
                 continue
             if variant == "optiset":
                 selector = get_selector("optiset", engine=engine, max_words=args.max_words,

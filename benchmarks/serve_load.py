@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     set_local_env()  # before `import ray`: keeps every Ray socket on 127.0.0.1
     from ray import serve
 
-    from setsel.config import _build
+    from setsel.config import build_config
     from setsel.datasets.demo import load_demo
     from setsel.distributed.runtime import init_ray
     from setsel.distributed.serve import SelectorDeployment
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{port}"
     results = []
     for label, batch in (("batching_on", args.batch_size), ("batching_off", 1)):
-        cfg = _build(ServeAppConfig, {"model": args.model, "method": args.method, "variant": args.variant,
+        cfg = build_config(ServeAppConfig, {"model": args.model, "method": args.method, "variant": args.variant,
                                       "allowed_methods": [args.method],
                                       "batching": {"max_batch_size": batch, "batch_wait_timeout_s": 0.05}})
         serve.run(SelectorDeployment.options(max_ongoing_requests=128).bind(cfg), name="bench", route_prefix="/")

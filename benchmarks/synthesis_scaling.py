@@ -3,7 +3,7 @@
 Runs OptiSet Algorithm 1 (Expand → Select per sub-query → union → Refine, K samples, then
 perplexity scoring) on the first ``--questions`` real training-side questions (openret
 MuSiQue dev pools by default) through :func:`setsel.synthesis.job.run` with
-``use_ray=True``, once per actor count, each time into a fresh output folder. Each engine
+``ray.enabled=True``, once per actor count, each time into a fresh output folder. Each engine
 gets ``--threads-per-actor`` torch threads (default 1): with 1, two actors use both cores of
 this machine where one actor uses one, which is what adding actors means on a cluster (one
 GPU each). ``--threads-per-actor 0`` splits the cores instead (``cpus // actors`` each);
@@ -39,9 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from setsel.config import _build
+    from setsel.config import build_config
     from setsel.distributed.runtime import init_ray
-    from setsel.synthesis.job import SynthesisConfig, run
+    from setsel.distributed.stages import run_synthesis as run
+    from setsel.synthesis.job import SynthesisConfig
 
     cpus = os.cpu_count() or 2
     init_ray(num_cpus=cpus)
@@ -51,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         threads = args.threads_per_actor or max(1, cpus // n)
         out = work / f"actors{n}"
         shutil.rmtree(out, ignore_errors=True)
-        cfg = _build(SynthesisConfig, {
+        cfg = build_config(SynthesisConfig, {
             "out": str(out), "selector": args.model,
             "datasets": [{"name": args.dataset, "path": args.path, "limit": args.questions}],
             "engine_options": {"batch_size": 8, "num_threads": threads},
             "esr": {"k": args.k, "max_words": 60, "max_subqueries": 2, "expand_tokens": 48, "select_tokens": 32},
-            "batch_size": max(1, args.questions // (2 * n)), "use_ray": True, "num_actors": n,
-            "num_cpus_per_actor": min(0.5, cpus / (n + 1)),
+            "batch_size": max(1, args.questions // (2 * n)), "ray": {"enabled": True, "num_actors": n,
+            "num_cpus_per_actor": min(0.5, cpus / (n + 1))},
         })
         t = time.perf_counter()
         summary = run(cfg, progress=False)

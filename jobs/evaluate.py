@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a config value, e.g. --set k=3 --set ray.num_actors=4")
     args = parser.parse_args(argv)
     try:
-        cfg = load_config(EvalJobConfig, args.config, args.overrides)
+        cfg = load_config(EvalJobConfig, args.config, [*args.overrides, "ray.enabled=true"])
         result, paths = run(cfg)
     except (ConfigError, SchemaError, SelectorError, FileNotFoundError) as exc:
         print(f"jobs.evaluate: error: {exc}", file=sys.stderr)
@@ -38,15 +38,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(cfg):
-    """Initialise Ray (local on 127.0.0.1, or ``cfg.ray.address``), evaluate, write the outputs."""
-    from setsel.distributed.evaluate import evaluate_on_ray
-    from setsel.distributed.runtime import init_ray
-    from setsel.evaluation.job import settings
-    from setsel.evaluation.report import write_report
+    """Evaluate on Ray (local on 127.0.0.1, or ``cfg.ray.address``) and write the outputs
+    (:func:`setsel.distributed.stages.run_eval` with ``ray.enabled``)."""
+    from dataclasses import replace
 
-    init_ray(address=cfg.ray.address)
-    result = evaluate_on_ray(cfg)
-    return result, write_report(result, cfg.out, settings(cfg, "ray"))
+    from setsel.distributed.stages import run_eval
+
+    return run_eval(replace(cfg, ray=replace(cfg.ray, enabled=True)))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     from setsel.retrieval.dense import DenseIndexError
     from setsel.retrieval.encoders import EncoderError
     from setsel.retrieval.index import IndexLoadError
-    from setsel.retrieval.job import IndexJobConfig, run_index
+    from setsel.distributed.stages import run_index
+    from setsel.retrieval.job import IndexJobConfig
 
     parser = argparse.ArgumentParser(prog="python -m jobs.index", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/index.yaml", help="YAML config (IndexJobConfig)")

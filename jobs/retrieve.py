@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     from setsel.datasets.common import DatasetError
     from setsel.retrieval.encoders import EncoderError
     from setsel.retrieval.index import IndexLoadError
-    from setsel.retrieval.job import RetrieveJobConfig, run_retrieve
+    from setsel.distributed.stages import run_retrieve
+    from setsel.retrieval.job import RetrieveJobConfig
 
     parser = argparse.ArgumentParser(prog="python -m jobs.retrieve", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/retrieve.yaml", help="YAML config (RetrieveJobConfig)")

@@ -11,6 +11,10 @@ An expected failure — a model engine that fails or stays unreachable (``Engine
 prompt over the context (``ContextLengthError``, exit 2), a bad dataset, config or selector
 option — prints one line ``setsel CMD: error: ...`` and no traceback; ``--debug`` (anywhere
 on the command line) or ``SETSEL_DEBUG=1`` re-raises it with the traceback.
+
+Terminal output: the long commands (demo, serve, train, train-head, synthesize) log the
+libraries and Ray to a file in their run folder and name it at the end (:mod:`setsel.logs`);
+``--verbose`` (anywhere on the command line) or ``SETSEL_VERBOSE=1`` keeps it all on the terminal.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def _top_parser() -> argparse.ArgumentParser:
         epilog="Run 'setsel COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"setsel {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of expected errors (anywhere on the line)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="keep library and Ray logs on the terminal (default: a log file in the run folder)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -60,7 +67,9 @@ def _top_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("SETSEL_DEBUG", "") not in ("", "0")
-    argv = [a for a in argv if a != "--debug"]
+    if "--verbose" in argv:
+        os.environ["SETSEL_VERBOSE"] = "1"
+    argv = [a for a in argv if a not in ("--debug", "--verbose")]
     if not argv or argv[0] not in COMMANDS:
         parser = _top_parser()
         if not argv:

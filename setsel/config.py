@@ -34,6 +34,35 @@ class ConfigError(ValueError):
     """A config file or override is invalid; the message says where and why."""
 
 
+@dataclasses.dataclass
+class RayConfig:
+    """The one shape of every stage's Ray settings (``ray:`` in index, retrieve, synthesize and
+    eval configs). The entry layer (:mod:`setsel.distributed.stages`) reads it once.
+
+    Attributes:
+        enabled: run the stage's fan-out on Ray (the ``jobs.*`` entry points turn it on).
+        address: ``None`` = join ``RAY_ADDRESS`` if set, else start a local Ray on 127.0.0.1;
+            ``"auto"`` / ``"ray://…"`` = that cluster.
+        num_actors: size of the stage's fixed actor pool (one model per actor).
+        num_cpus_per_actor: logical CPUs per actor; < 1 on a 2-core machine (whole-CPU actors
+            starve Ray Data's read tasks: the deadlock note in ENVIRONMENT.md).
+        num_gpus_per_actor: 1 on a GPU cluster (one model per GPU), 0 = none.
+    """
+
+    enabled: bool = False
+    address: str | None = None
+    num_actors: int = 1
+    num_cpus_per_actor: float = 0.5
+    num_gpus_per_actor: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.num_actors, bool) or not isinstance(self.num_actors, int) or self.num_actors < 1 \
+                or not self.num_cpus_per_actor > 0 or self.num_gpus_per_actor < 0:
+            raise ConfigError("ray.num_actors must be an int ≥ 1, ray.num_cpus_per_actor > 0, "
+                              f"ray.num_gpus_per_actor ≥ 0; got {self.num_actors!r}, {self.num_cpus_per_actor!r}, "
+                              f"{self.num_gpus_per_actor!r}")
+
+
 def _parse_scalar(text: str) -> Any:
     """Parse an override value with YAML rules (``3`` → int, ``true`` → bool, ``[1,2]`` → list)."""
     import yaml
@@ -71,7 +100,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return value
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping for {tp.__name__}, got {value!r}")
-        return _build(tp, value, where)
+        return build_config(tp, value, where)
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
@@ -101,7 +130,20 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def _build(cls: type[T], data: dict[str, Any], where: str = "") -> T:
+def build_config(cls: type[T], data: dict[str, Any], where: str = "") -> T:
+    """The config dataclass ``cls`` from plain nested ``data`` (YAML-shaped), type-checked.
+
+    Nested dataclass fields are built from nested mappings; a missing key takes the field's
+    default. Raises :class:`ConfigError` naming an unknown key (with the valid ones) or a
+    value of the wrong type (with its dotted path, ``where``).
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class C:
+    ...     k: int = 5
+    >>> build_config(C, {"k": 3})
+    C(k=3)
+    """
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
@@ -148,11 +190,16 @@ def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
     return tree
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def merge_config(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` laid over ``base``: nested mappings merge key by key, anything else replaces.
+
+    >>> merge_config({"ray": {"num_actors": 2, "address": None}, "k": 5}, {"ray": {"num_actors": 4}})
+    {'ray': {'num_actors': 4, 'address': None}, 'k': 5}
+    """
     out = dict(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_config(out[key], value)
         else:
             out[key] = value
     return out
@@ -162,6 +209,14 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     """Build ``cls`` from YAML at ``path`` (optional) with ``overrides`` applied on top.
 
     Raises :class:`ConfigError` for unreadable YAML, unknown keys and wrong types.
+    """
+    return build_config(cls, merge_config(read_config_file(path), parse_overrides(overrides)))
+
+
+def read_config_file(path: str | Path | None) -> dict[str, Any]:
+    """The plain mapping of a YAML config file (``{}`` for ``None``), not yet checked against a class.
+
+    Raises :class:`ConfigError` for a missing file, invalid YAML or a non-mapping top level.
     """
     import yaml
 
@@ -179,8 +234,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p}: top level must be a mapping, got {type(loaded).__name__}")
         data = loaded
-    data = _merge(data, parse_overrides(overrides))
-    return _build(cls, data)
+    return data
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

@@ -51,6 +51,25 @@ def preferred_dtype(device: str = "cpu") -> str:
     return "bf16" if cpu_bf16_supported() else "fp32"
 
 
+ENGINE_DTYPES = ("auto", "float32", "bfloat16", "float16")
+"""What the hf and vllm engines accept as ``dtype``."""
+
+
+def resolve_dtype(dtype: str, device: str = "cpu") -> str:
+    """The torch dtype name an engine loads in: ``auto`` becomes ``bfloat16`` where bf16
+    matmuls are native on ``device`` (:func:`preferred_dtype`), else ``float32``; any other
+    value of :data:`ENGINE_DTYPES` is returned as it is.
+
+    >>> resolve_dtype("float32"), resolve_dtype("bfloat16", "cpu")
+    ('float32', 'bfloat16')
+    """
+    if dtype not in ENGINE_DTYPES:
+        raise ValueError(f"dtype must be one of {ENGINE_DTYPES}, got {dtype!r}")
+    if dtype != "auto":
+        return dtype
+    return "bfloat16" if preferred_dtype(device) == "bf16" else "float32"
+
+
 def matmul_gflops(precision: str, n: int = 2048, repeats: int = 3) -> float:
     """This machine's achieved GFLOP/s on an ``n``³ torch matmul in ``precision`` (``fp32`` /
     ``bf16``; best of ``repeats``, with torch's current thread count): the peak that

@@ -36,7 +36,7 @@ class Message(TypedDict):
     content: str
 
 
-def _from_dict(cls, data: dict[str, Any]):
+def from_dict(cls, data: dict[str, Any]):
     """Build dataclass ``cls`` from ``data``; unknown keys are an error naming them."""
     if not isinstance(data, dict):
         raise SchemaError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
@@ -80,7 +80,7 @@ class Passage:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Passage":
-        return _from_dict(cls, data)
+        return from_dict(cls, data)
 
 
 @dataclass
@@ -108,7 +108,7 @@ class Query:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Query":
-        return _from_dict(cls, data)
+        return from_dict(cls, data)
 
 
 @dataclass
@@ -196,7 +196,7 @@ class Selection:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Selection":
-        return _from_dict(cls, data)
+        return from_dict(cls, data)
 
 
 @dataclass
@@ -218,7 +218,7 @@ class SampledSet:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SampledSet":
-        return _from_dict(cls, data)
+        return from_dict(cls, data)
 
 
 # --------------------------------------------------------------------------- engines
@@ -355,3 +355,50 @@ class Scored:
         if not self.token_logprobs:
             return float("nan")
         return -self.sum_logprob / len(self.token_logprobs)
+
+
+@dataclass
+class TrainExample:
+    """One training question with its sampled sets (ids are 1-based positions in ``passages``).
+
+    What synthesis writes (``train.parquet``: OptiSet sets with preferences ``P``, a SetR
+    teacher's output, or gold sets) and every trainer reads (:mod:`setsel.training.data`).
+    """
+
+    query_id: str
+    question: str
+    passages: list[Passage]
+    sets: list[list[int]]
+    P: list[float] = field(default_factory=list)
+    teacher_output: str | None = None
+    answers: list[str] = field(default_factory=list)
+    permutation: list[int] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.query_id = str(self.query_id)
+        self.passages = [p if isinstance(p, Passage) else Passage.from_dict(p) for p in self.passages]
+        self.sets = [[int(i) for i in s] for s in self.sets]
+        self.P = [float(p) for p in self.P]
+        n = len(self.passages)
+        for s in self.sets:
+            if not s or any(i < 1 or i > n for i in s):
+                raise SchemaError(f"TrainExample {self.query_id}: set {s} must be non-empty ids in 1..{n}")
+        if self.P and len(self.P) != len(self.sets):
+            raise SchemaError(f"TrainExample {self.query_id}: {len(self.P)} P values for {len(self.sets)} sets")
+
+    @property
+    def best_index(self) -> int:
+        """Index of s* = argmax P (OptiSet Eq. 9); the first set when P is absent."""
+        return max(range(len(self.P)), key=lambda i: self.P[i]) if self.P else 0
+
+    @property
+    def worst_index(self) -> int:
+        return min(range(len(self.P)), key=lambda i: self.P[i]) if self.P else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainExample":
+        return from_dict(cls, data)

@@ -60,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"setsel demo: unknown method(s)/stage(s) {unknown}", file=sys.stderr)
         return 2
+    from setsel.commands import log_note, start_log
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    log_path = start_log(out)
     t0 = time.perf_counter()
     state = demo_stages.DemoState(out, args.model, args.limit, not args.no_generate, wanted, args.train_steps)
     log: dict[str, dict] = {}
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     _write_summary(out, state.results, log, args.model, wall)
     print(_table(state.results))
-    print(f"\nreport: {out / 'report.md'}  ({wall:.0f} s)")
+    print(f"\nreport: {out / 'report.md'}  ({wall:.0f} s)\n{log_note(log_path)}")
     (out / "summary.json").write_text(json.dumps({"stages": log, "results": state.results}, indent=2, default=str))
     return 1 if any(v["status"] == "failed" for v in log.values()) else 0
 

@@ -113,18 +113,18 @@ def stage_methods(s: DemoState) -> dict[str, Any]:
 
 
 def stage_synthesize(s: DemoState) -> dict[str, Any]:
-    from setsel.config import _build
+    from setsel.config import build_config
     from setsel.io import write_records
     from setsel.synthesis.job import SynthesisConfig, run
 
     train, _ = s.halves
     write_records(s.out / "train_questions.parquet", train)
-    cfg = _build(SynthesisConfig, {
+    cfg = build_config(SynthesisConfig, {
         "out": str(s.out / "synthesis"), "selector": s.model,
         "datasets": [{"name": "jsonl", "path": str((s.out / "train_questions.parquet").resolve())}],
         "engine_options": {"batch_size": 8},
         "esr": {"k": 2, "max_words": DEMO_WORDS, "max_subqueries": 1, "expand_tokens": 32, "select_tokens": 24},
-        "m": 3, "copies": 1, "min_spread": 0.0, "batch_size": 6, "use_ray": False,
+        "m": 3, "copies": 1, "min_spread": 0.0, "batch_size": 6, "ray": {"enabled": False},
     })
     summary = run(cfg, progress=False)
     keep = ("n_questions_sampled", "n_examples", "alpha", "beta", "share_positive", "avg_set_size")
@@ -139,7 +139,7 @@ def stage_train(s: DemoState) -> dict[str, Any]:
     from setsel.paths import REPO_ROOT
     from setsel.training.config import load_train_config
     from setsel.training.curves import read_metrics
-    from setsel.training.data import TrainExample
+    from setsel.types import TrainExample
     from setsel.training.gold import candidates_gold_examples
 
     shutil.rmtree(s.out / "train", ignore_errors=True)  # a rerun of the demo trains afresh
@@ -158,7 +158,7 @@ def stage_train(s: DemoState) -> dict[str, Any]:
     epochs = -(-s.train_steps // len(examples))  # enough passes over the examples for train_steps steps
     cfg = load_train_config(REPO_ROOT / "configs" / "train_tiny_cpu.yaml", [
         f"data.train={data}", f"output_dir={s.out / 'train'}", f"optim.max_steps={s.train_steps}",
-        f"optim.epochs={epochs}", "optim.grad_accum=1", "scaling.num_workers=1", "scaling.strategy=ddp",
+        f"optim.epochs={epochs}", "optim.grad_accum=1", "ray.num_actors=1", "scaling.strategy=ddp",
         "scaling.threads_per_worker=2", "resume=false", "checkpoint_every=1000",
     ])
     summary = run_training(cfg)
@@ -190,31 +190,25 @@ def stage_serve(s: DemoState) -> dict[str, Any]:
 
     import httpx
 
-    from setsel.config import _build
-    from setsel.distributed.runtime import init_ray
-    from setsel.distributed.serve import SelectorDeployment
+    from setsel.config import build_config
+    from setsel.distributed.serve_deploy import deploy, shutdown
     from setsel.distributed.serve_schema import ServeAppConfig
-
-    init_ray()
-    from ray import serve
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     engine_options = {"adapter": s.adapter} if s.adapter else {}
     # The default selector is the shipped llm_head; setr (the demo's own adapter when trained) stays allowed.
-    cfg = _build(ServeAppConfig, {"model": s.model, "method": "llm_head", "variant": None,
+    cfg = build_config(ServeAppConfig, {"model": s.model, "method": "llm_head", "variant": None,
                                   "allowed_methods": ["llm_head", "setr", "topk"],
                                   "engine_options": engine_options, "index": str(s.out / "index")})
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
-        serve.run(SelectorDeployment.options(ray_actor_options={"num_cpus": 0.5}).bind(cfg), name="demo",
-                  route_prefix="/")
+        url = deploy(cfg, {"ray_actor_options": {"num_cpus": 0.5}}, host="127.0.0.1", port=port, name="demo")
         question = s.candidates[-1].query.question if s.candidates else "Who wrote Hamlet?"
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/search", json={"question": question, "k": 8}, timeout=300)
+        r = httpx.post(f"{url}/v1/search", json={"question": question, "k": 8}, timeout=300)
         r.raise_for_status()
         body = r.json()
     finally:
-        serve.shutdown()
+        shutdown()
     (s.out / "serve_response.json").write_text(json.dumps({"question": question, "response": body}, indent=2))
     return {"question": question, "selected": body["selected"], "parse_status": body["parse_status"]}

@@ -8,6 +8,11 @@ gold_passage_ids, evidence; or a setsel Query/Candidates file) or, by default, f
 Examples:
     setsel retrieve --index runs/hotpot-idx --k 20 --out runs/hotpot-cands.parquet
     setsel retrieve --index runs/wiki-idx --queries my_questions.jsonl --k 20 --out runs/cands.parquet
+    setsel retrieve --config configs/retrieve.yaml --set ray.enabled=false --set k=50
+
+The flags are shortcuts for the fields of :class:`setsel.retrieval.job.RetrieveJobConfig`;
+with ``--config`` (the file ``jobs.retrieve`` reads) and ``--set key=value`` the order is
+defaults < file < ``--set`` < flags.
 """
 
 from __future__ import annotations
@@ -18,17 +23,20 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", required=True, help="index directory (setsel index)")
+    from setsel.commands import add_config_file_arguments
+
+    add_config_file_arguments(parser, "--set k=50 --set ray.num_actors=4", "configs/retrieve.yaml: RetrieveJobConfig")
+    parser.add_argument("--index", help="index directory (setsel index; required without --config)")
     parser.add_argument("--queries", help="queries file (default: INDEX/queries.jsonl of a pooled build)")
-    parser.add_argument("--k", type=int, default=20, help="candidates per query (default 20)")
-    parser.add_argument("--out", required=True, help="output Candidates file (.parquet / .jsonl)")
+    parser.add_argument("--k", type=int, help="candidates per query (default 20)")
+    parser.add_argument("--out", help="output Candidates file (.parquet / .jsonl; required without --config)")
     parser.add_argument("--limit", type=int, help="only the first N queries")
-    parser.add_argument("--batch-size", type=int, default=64, help="queries per search call (default 64)")
+    parser.add_argument("--batch-size", type=int, help="queries per search call (default 64)")
     parser.add_argument("--encoder-path", help="local folder holding the index's encoder model")
     parser.add_argument("--no-verify", action="store_true", help="skip the checksum check of the index files")
-    parser.add_argument("--ray", action="store_true", help="fan the queries out over Ray Data actors")
+    parser.add_argument("--ray", action="store_true", default=None, help="fan the queries out over Ray Data actors")
     parser.add_argument("--ray-address", help="Ray cluster address (default: local on 127.0.0.1)")
-    parser.add_argument("--ray-actors", type=int, default=1, help="retriever actors (default 1)")
+    parser.add_argument("--ray-actors", type=int, help="retriever actors (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--trec-run", metavar="PATH", help="also write the retrieved pools as a TREC run (with their scores)")
     parser.add_argument("--trec-qrels", metavar="PATH", help="also write the queries' gold passages as TREC qrels")
@@ -38,14 +46,18 @@ def run(args: argparse.Namespace) -> int:
     from setsel.datasets.common import DatasetError
     from setsel.retrieval.encoders import EncoderError
     from setsel.retrieval.index import IndexLoadError
-    from setsel.retrieval.job import RayRetrievalConfig, RetrieveJobConfig, run_retrieve
+    from setsel.commands import config_from_args
+    from setsel.distributed.stages import run_retrieve
+    from setsel.retrieval.job import RetrieveJobConfig
 
+    flags = {name: getattr(args, name) for name in ("index", "queries", "out", "k", "limit", "batch_size",
+                                                   "encoder_path")}
+    flags["verify"] = False if args.no_verify else None
+    flags["progress"] = False if args.no_progress else None
+    flags["ray"] = {"enabled": args.ray, "address": args.ray_address, "num_actors": args.ray_actors}
     try:
-        cfg = RetrieveJobConfig(index=args.index, queries=args.queries, out=args.out, k=args.k, limit=args.limit,
-                                batch_size=args.batch_size, encoder_path=args.encoder_path,
-                                verify=not args.no_verify, progress=not args.no_progress,
-                                ray=RayRetrievalConfig(enabled=args.ray, address=args.ray_address,
-                                                       num_actors=args.ray_actors))
+        cfg = config_from_args(RetrieveJobConfig, args, flags, required=("index", "out"))
+        args.out = cfg.out  # the TREC files below read what was written
         summary = run_retrieve(cfg)
     except (DatasetError, EncoderError, IndexLoadError) as exc:
         print(f"setsel retrieve: error: {exc}", file=sys.stderr)

@@ -111,10 +111,10 @@ def run(args: argparse.Namespace) -> int:
         candidates = candidates[: args.limit]
     from pathlib import Path
 
-    from setsel.evaluation.journal import Journal
+    from setsel.evaluation.journal import Journal, question_keys
     from setsel.types import Selection
 
-    keys = [f"{i}:{c.query.id}" for i, c in enumerate(candidates)]
+    keys = question_keys(candidates)
     fingerprint = {"method": args.method, "candidates": str(Path(args.candidates).resolve()), "limit": args.limit,
                    "batch_size": per_call,
                    "options": {k: v for k, v in options.items() if k != "engine"}}

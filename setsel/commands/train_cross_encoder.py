@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from setsel.commands import add_config_arguments, load_or_print, print_training_summary
+from setsel.commands import add_config_arguments, load_or_print, log_note, print_training_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from setsel.logs import current_log_file
     from setsel.training.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
 
     cfg = load_or_print(CrossEncoderTrainConfig, args)
@@ -33,4 +34,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print_training_summary(train_cross_encoder(cfg))
     print(f"cross-encoder selector: {cfg.out} (get_selector('cross_encoder', model={cfg.out!r}))", flush=True)
+    print(log_note(current_log_file()))
     return 0

@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import argparse
 
-from setsel.commands import add_config_arguments, load_or_print, print_training_summary
+from setsel.commands import add_config_arguments, load_or_print, log_note, print_training_summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser, "--set epochs=1 --set limit=50", "configs/train_head.yaml")
     parser.add_argument("--retune", metavar="FOLDER", default=None,
-                        help="do not train: re-tune the threshold and floor of the trained model FOLDER on the "
-                             "config's held-out training questions")
+                        help="do not train: re-tune the selection rule (threshold or expected F1) of the trained "
+                             "model FOLDER on the config's held-out training questions")
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from setsel.logs import current_log_file
     from setsel.training.head import HeadTrainConfig, retune, train_head
 
     cfg = load_or_print(HeadTrainConfig, args)
@@ -39,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.retune:
         meta = retune(args.retune, cfg)
-        print(json.dumps({k: meta[k] for k in ("threshold", "min_passages", "tuned_on", "tuned_set_f1")}, indent=2))
+        print(json.dumps({k: meta[k] for k in ("rule", "threshold", "temperature", "min_passages", "tuned_on",
+                                               "tuned_set_f1", "tuned_rules")}, indent=2))
         return 0
     print_training_summary(train_head(cfg))
     print(f"llm_head selector: {cfg.out} (get_selector('llm_head', model={cfg.out!r}))", flush=True)
+    print(log_note(current_log_file()))
     return 0

@@ -4,7 +4,8 @@ The driver loads the dataset and applies ``limit`` / ``--shuffle-candidates`` ex
 the local runner does (:func:`setsel.evaluation.runner.prepare`); each actor of a
 ``map_batches`` pool holds one selector (and one generator engine when answers are
 generated) and runs :func:`setsel.evaluation.runner.run_batch` on its batches; the driver
-puts the results back in question order and scores them with the same
+puts the results back in question order (:func:`setsel.distributed.pool.map_rows`, journalled
+as they arrive) and scores them with the same
 :func:`~setsel.evaluation.runner.build_result`, so a Ray run's metrics equal a local
 run's. Actors ask for ``ray.num_cpus_per_actor`` (0.5) CPUs and the pool has a fixed
 size (``ActorPoolStrategy``): on a 2-core machine, actors holding whole CPUs starve the
@@ -27,6 +28,7 @@ from dataclasses import asdict
 from typing import Any
 
 from setsel.evaluation.job import EvalJobConfig, generator_id, load_candidates, open_journal, selector_options
+from setsel.evaluation.journal import question_keys
 
 
 class SelectActor:
@@ -51,7 +53,6 @@ class SelectActor:
         cands = [Candidates.from_dict(json.loads(s)) for s in batch["candidates"]]
         selections, answers = run_batch(self.selector, cands, self.engine, self.max_answer_tokens)
         return {
-            "index": [int(i) for i in batch["index"]],
             "selection": [json.dumps(s.to_dict(), ensure_ascii=False) for s in selections],
             "answer": ["" if answers is None else json.dumps(asdict(a), ensure_ascii=False)
                        for a in (answers or [None] * len(cands))],
@@ -60,8 +61,7 @@ class SelectActor:
 
 def evaluate_on_ray(cfg: EvalJobConfig):
     """Run ``cfg`` with selection on a Ray actor pool (Ray must be initialised). Returns an EvalResult."""
-    import ray
-
+    from setsel.distributed.pool import ActorPool, map_rows
     from setsel.evaluation.answer import Answer
     from setsel.evaluation.runner import build_result, prepare
     from setsel.selection import get_selector_class
@@ -79,29 +79,21 @@ def evaluate_on_ray(cfg: EvalJobConfig):
     # Resumable as the local run: finished questions come from cfg.out/journal.jsonl, new ones
     # are appended there as the actors return them.
     journal = open_journal(cfg)
-    keys = [f"{i}:{c.query.id}" for i, c in enumerate(items)]
+    keys = question_keys(items)
     done = journal.finished()
     start -= sum(float(done[k].get("wall_s") or 0.0) for k in keys if k in done)
-    rows = [{"index": i, "candidates": json.dumps(c.to_dict(), ensure_ascii=False)}
-            for i, c in enumerate(items) if keys[i] not in done]
+    todo = [i for i in range(len(items)) if keys[i] not in done]
+    rows = [{"candidates": json.dumps(items[i].to_dict(), ensure_ascii=False)} for i in todo]
     results: dict[int, dict[str, Any]] = {}
     if rows:
-        n_blocks = max(1, min(len(rows), cfg.ray.num_actors * 4))
-        ds = ray.data.from_items(rows).repartition(n_blocks)
-        out = ds.map_batches(
-            SelectActor,
-            fn_constructor_kwargs={"method": cfg.method, "options": options, "generator": generator_id(cfg),
-                                   "max_answer_tokens": cfg.max_answer_tokens,
-                                   "generator_options": cfg.generator_options},
-            batch_size=cfg.batch_size,
-            compute=ray.data.ActorPoolStrategy(size=cfg.ray.num_actors),
-            num_cpus=cfg.ray.num_cpus_per_actor,
-            num_gpus=cfg.ray.num_gpus_per_actor or None,
-        )
+        out = map_rows(rows, SelectActor,
+                       {"method": cfg.method, "options": options, "generator": generator_id(cfg),
+                        "max_answer_tokens": cfg.max_answer_tokens, "generator_options": cfg.generator_options},
+                       ActorPool.of(cfg.ray), batch_size=cfg.batch_size)
         pending: list[dict[str, Any]] = []
         last = time.perf_counter()
-        for r in out.iter_rows():
-            i = int(r["index"])
+        for position, r in out:
+            i = todo[position]
             results[i] = {"key": keys[i], "selection": json.loads(r["selection"]),
                           "answer": json.loads(r["answer"]) if r["answer"] else None}
             pending.append(results[i])

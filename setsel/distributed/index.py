@@ -1,8 +1,8 @@
 """Dense index builds on Ray Data: embedding shards encoded by an actor pool.
 
 The driver plans the shards (:mod:`setsel.retrieval.shards`) and hands only the missing
-ones to ``ray.data.from_items(...).map_batches(EncodeShardActor, batch_size=1,
-compute=ActorPoolStrategy(size=n))``: each actor loads the encoder once (on its GPU when
+ones, one per row, to :class:`EncodeShardActor` actors through
+:func:`setsel.distributed.pool.map_in_order`: each actor loads the encoder once (on its GPU when
 ``ray.num_gpus_per_actor`` is 1) and writes whole shard files atomically, so a killed job
 rerun skips every finished shard. The driver then merges the shards into one FAISS index
 (:func:`setsel.retrieval.index.build_index`). The index directory must be on storage every
@@ -12,7 +12,7 @@ Example::
 
     init_ray()
     build_index("corpus.parquet", "idx", IndexSettings(retriever="dense"),
-                shard_runner=ray_shard_runner(RayRetrievalConfig(num_actors=2)))
+                shard_runner=ray_shard_runner(RayConfig(num_actors=2)))
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class EncodeShardActor:
         self.passages_path, self.shard_dir = passages_path, shard_dir
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        """``{index, start, stop}`` columns (one shard per row) → ``{index, rows}`` (rows encoded)."""
         from setsel.retrieval.shards import ShardSpec, encode_shard
 
         done, rows = [], []
@@ -47,28 +48,22 @@ def ray_shard_runner(ray_cfg: Any):
     """A ``shard_runner`` for :func:`~setsel.retrieval.index.build_index` that uses Ray Data."""
 
     def run(passages_path: Path, plan: list, shard_dir: Path, settings: Any) -> int:
-        import ray
-
+        from setsel.distributed.pool import ActorPool, map_in_order
         from setsel.retrieval.shards import missing_shards
 
         todo = missing_shards(shard_dir, plan)
         if not todo:
             return 0
         Path(shard_dir).mkdir(parents=True, exist_ok=True)
-        ds = ray.data.from_items([asdict(s) for s in todo]).repartition(len(todo))  # one shard per block
-        out = ds.map_batches(
-            EncodeShardActor,
-            fn_constructor_kwargs={"encoder": settings.encoder, "encoder_path": settings.encoder_path,
-                                   "batch_size": settings.encode_batch_size,
-                                   "passages_path": str(Path(passages_path).resolve()),
-                                   "shard_dir": str(Path(shard_dir).resolve())},
-            batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=min(ray_cfg.num_actors, len(todo))),
-            num_cpus=ray_cfg.num_cpus_per_actor,
-            num_gpus=ray_cfg.num_gpus_per_actor or None,
-        ).take_all()
-        finished = sorted(int(r["index"]) for r in out)
-        if finished != sorted(s.index for s in todo):
+        out = map_in_order(
+            [asdict(s) for s in todo], EncodeShardActor,
+            {"encoder": settings.encoder, "encoder_path": settings.encoder_path,
+             "batch_size": settings.encode_batch_size, "passages_path": str(Path(passages_path).resolve()),
+             "shard_dir": str(Path(shard_dir).resolve())},
+            ActorPool.of(ray_cfg, blocks_per_actor=len(todo)),  # one shard per block
+        )
+        finished = [int(r["index"]) for r in out]
+        if finished != [s.index for s in todo]:
             raise RuntimeError(f"Ray index build finished shards {finished[:5]}…, expected {len(todo)} shards")
         return len(finished)
 

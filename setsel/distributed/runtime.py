@@ -9,6 +9,7 @@ the running cluster instead.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -37,7 +38,12 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
             127.0.0.1; ``"auto"`` or ``"ray://…"`` → join that cluster.
         num_cpus: logical CPUs for a local instance (default: max(4, os.cpu_count())).
     """
+    from setsel.logs import current_log_file, quiet_library_loggers, ray_data_logging_config, verbose
+
     set_local_env()
+    quiet = current_log_file() is not None and not verbose()
+    if quiet:  # before ray.data is imported: it configures its terminal handler at import
+        os.environ.setdefault("RAY_DATA_LOGGING_CONFIG", str(ray_data_logging_config(current_log_file().parent)))
     import ray
 
     if ray.is_initialized():
@@ -47,6 +53,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
     if address:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True, **kwargs)
     else:
+        if quiet:  # workers' and actors' output stays in Ray's session logs (named by ray_log_folder)
+            kwargs.setdefault("log_to_driver", False)
+            kwargs.setdefault("logging_level", logging.WARNING)
         ray.init(
             num_cpus=num_cpus or max(4, os.cpu_count() or 1),
             include_dashboard=False,
@@ -54,4 +63,23 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
             runtime_env=runtime_env,
             **kwargs,
         )
+    if quiet:
+        quiet_library_loggers()
     return ray
+
+
+def ray_log_folder() -> str | None:
+    """The running local Ray's session log folder (workers, actors, Serve, Ray Data), if any."""
+    import sys
+
+    if "ray" not in sys.modules:
+        return None
+    ray = sys.modules["ray"]
+    try:
+        if not ray.is_initialized():
+            return None
+        from ray._private.worker import global_worker
+
+        return str(global_worker.node.get_logs_dir_path())
+    except Exception:  # noqa: BLE001 - only used to name the folder in a closing message
+        return None

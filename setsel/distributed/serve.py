@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from ray import serve
 
-from setsel.config import _build  # dataclass builder with unknown-key errors
+from setsel.config import build_config  # dataclass builder with unknown-key errors
 from setsel.distributed.serve_schema import (
     LimitError,
     PassageIn,
@@ -126,7 +126,7 @@ class SelectorDeployment:
     """One replica: an engine, cached selectors, and the batched select path."""
 
     def __init__(self, config: dict[str, Any] | ServeAppConfig):
-        self.cfg = config if isinstance(config, ServeAppConfig) else _build(ServeAppConfig, dict(config or {}))
+        self.cfg = config if isinstance(config, ServeAppConfig) else build_config(ServeAppConfig, dict(config or {}))
         self._ids = itertools.count()
         self._selectors: dict[tuple, Any] = {}
         self._engine = None
@@ -268,7 +268,7 @@ def build_app(args: dict[str, Any] | None = None):
 
     ``args`` is the ``ServeAppConfig`` mapping; unknown keys fail here, before deploying.
     """
-    cfg = _build(ServeAppConfig, dict(args or {}))
+    cfg = build_config(ServeAppConfig, dict(args or {}))
     return SelectorDeployment.bind(cfg)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from setsel.config import ConfigError, _build, _merge, parse_overrides
+from setsel.config import ConfigError, build_config, merge_config, parse_overrides
 from setsel.distributed.serve_schema import ServeAppConfig
 
 _DEPLOYMENT_KEYS = {"num_replicas", "max_ongoing_requests", "ray_actor_options", "autoscaling_config",
@@ -27,8 +27,8 @@ def read_serve_file(path: str | Path, overrides: list[str] | None = None) -> tup
     if not apps:
         raise ConfigError(f"{p}: no applications")
     app = apps[0]
-    args = _merge(app.get("args") or {}, parse_overrides(overrides))
-    cfg = _build(ServeAppConfig, args)
+    args = merge_config(app.get("args") or {}, parse_overrides(overrides))
+    cfg = build_config(ServeAppConfig, args)
     deployment: dict[str, Any] = {}
     for dep in app.get("deployments") or []:
         if dep.get("name") == "Selector":
@@ -49,10 +49,20 @@ def deploy(cfg: ServeAppConfig, deployment: dict[str, Any] | None = None, host: 
 
     from setsel.distributed.serve import SelectorDeployment
 
+    from setsel.logs import quiet_library_loggers
+
     serve.start(http_options={"host": host, "port": port})
+    quiet_library_loggers()   # Serve installs its own terminal handler on start: back to the log file
     app = SelectorDeployment.options(**(deployment or {})).bind(cfg)
     serve.run(app, name=name, route_prefix="/", blocking=False)
     return f"http://{host}:{port}"
+
+
+def shutdown() -> None:
+    """Stop every Serve application and the HTTP proxy (Ray itself keeps running)."""
+    from ray import serve
+
+    serve.shutdown()
 
 
 def deploy_from_file(path: str | Path, overrides: list[str] | None = None, host: str | None = None,

@@ -1,4 +1,5 @@
-"""Synthesis on Ray Data: questions → ESR actors (an engine each) → scoring → Parquet parts.
+"""Synthesis on Ray Data: questions → ESR actors (an engine each) → scoring → Parquet parts
+(the fan-out is :func:`setsel.distributed.pool.map_rows`).
 
 Each actor holds its engines (vLLM with one GPU on a cluster: ``num_gpus_per_actor: 1``;
 transformers on CPU), samples and scores a batch, and writes that batch's part file
@@ -22,36 +23,24 @@ class ESRActor:
     """Callable class for ``map_batches``: one engine pair per actor, reused across batches."""
 
     def __init__(self, cfg_dict: dict[str, Any]):
-        from setsel.config import _build
+        from setsel.config import build_config
 
-        self.cfg = _build(SynthesisConfig, cfg_dict)
+        self.cfg = build_config(SynthesisConfig, cfg_dict)
         self.selector, self.generator = make_engines(self.cfg)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        """``candidates`` (JSON) column → ``query_id`` and ``n_sets`` (sets written) per question."""
         cands = [Candidates.from_dict(json.loads(x)) for x in batch["candidates"]]
-        n = process_batch(self.cfg, cands, self.selector, self.generator)
-        return {"query_ids": [",".join(c.query.id for c in cands)], "n_sets": [n]}
+        counts = process_batch(self.cfg, cands, self.selector, self.generator)
+        return {"query_id": [c.query.id for c in cands], "n_sets": counts}
 
 
 def run_ray(cfg: SynthesisConfig, pending: list[Candidates]) -> int:
+    """Sample ``pending`` on a pool of ``cfg.ray.num_actors`` ESR actors; returns the sets written."""
+    from setsel.distributed.pool import ActorPool, map_in_order
     from setsel.distributed.runtime import init_ray
 
-    ray = init_ray(address=cfg.ray_address)
-    import ray.data
-
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = True
-    rows = [{"query_id": c.query.id, "candidates": json.dumps(c.to_dict())} for c in pending]
-    n_blocks = max(1, min(len(rows), cfg.num_actors * 4))
-    ds = ray.data.from_items(rows).repartition(n_blocks)
-    resources: dict[str, Any] = {"num_cpus": cfg.num_cpus_per_actor}
-    if cfg.num_gpus_per_actor:
-        resources["num_gpus"] = cfg.num_gpus_per_actor
-    out = ds.map_batches(
-        ESRActor,
-        fn_constructor_kwargs={"cfg_dict": asdict(cfg)},
-        batch_size=cfg.batch_size,
-        compute=ray.data.ActorPoolStrategy(size=cfg.num_actors),
-        **resources,
-    )
-    return sum(int(r["n_sets"]) for r in out.iter_rows())
+    init_ray(address=cfg.ray.address)
+    rows = [{"candidates": json.dumps(c.to_dict())} for c in pending]
+    out = map_in_order(rows, ESRActor, {"cfg_dict": asdict(cfg)}, ActorPool.of(cfg.ray), batch_size=cfg.batch_size)
+    return sum(int(r["n_sets"]) for r in out)

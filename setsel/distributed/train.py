@@ -1,7 +1,7 @@
 """Ray Train wiring for selector training: ``TorchTrainer`` + checkpoints + export.
 
 :func:`run_training` starts (or joins) Ray, runs :func:`setsel.training.trainer.train_worker`
-on ``scaling.num_workers`` workers (``ScalingConfig(num_workers, use_gpu)``; gloo on CPU,
+on ``ray.num_actors`` workers (``ScalingConfig(num_workers, use_gpu)``; gloo on CPU,
 nccl on GPU), then copies the final adapter to ``<output_dir>/adapter`` (and merges it into
 ``<output_dir>/merged`` when ``merge: true``).
 
@@ -90,12 +90,14 @@ def build_trainer(cfg: TrainConfig):
     threads = cfg.scaling.threads_per_worker
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    resources = {"CPU": cfg.scaling.cpus_per_worker}
+    resources = {"CPU": cfg.ray.num_cpus_per_actor}
+    if cfg.use_gpu:
+        resources["GPU"] = cfg.ray.num_gpus_per_actor
     return TorchTrainer(
         _train_loop,
         train_loop_config={"cfg": cfg},
-        torch_config=TorchConfig(backend="nccl" if cfg.scaling.use_gpu else "gloo"),
-        scaling_config=ScalingConfig(num_workers=cfg.scaling.num_workers, use_gpu=cfg.scaling.use_gpu,
+        torch_config=TorchConfig(backend="nccl" if cfg.use_gpu else "gloo"),
+        scaling_config=ScalingConfig(num_workers=cfg.ray.num_actors, use_gpu=cfg.use_gpu,
                                      resources_per_worker=resources),
         run_config=RunConfig(
             name=cfg.run_name,
@@ -119,7 +121,7 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> dict[str, Any]
     if not cfg.resume and _run_exists(cfg):
         raise ConfigError(f"run folder {Path(cfg.storage_path) / str(cfg.run_name)} exists and resume=false: "
                           "choose another run_name/output_dir or set resume=true")
-    init_ray(address)
+    init_ray(address if address is not None else cfg.ray.address)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -47,25 +47,9 @@ from setsel.engines.base import (
 )
 from setsel.engines.models import resolve_model, with_shipped_adapter
 from setsel.engines.sampling import make_sampler, row_seed
+from setsel.hardware import ENGINE_DTYPES as DTYPES
+from setsel.hardware import resolve_dtype
 from setsel.types import Completion, GenerationParams, Message, Scored
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
-def resolve_dtype(dtype: str, device: str = "cpu") -> str:
-    """The torch dtype name an engine loads in: ``auto`` becomes ``bfloat16`` where bf16
-    matmuls are native on ``device`` (:func:`setsel.hardware.preferred_dtype`), else ``float32``.
-
-    >>> resolve_dtype("float32"), resolve_dtype("bfloat16", "cpu")
-    ('float32', 'bfloat16')
-    """
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    if dtype != "auto":
-        return dtype
-    from setsel.hardware import preferred_dtype
-
-    return "bfloat16" if preferred_dtype(device) == "bf16" else "float32"
 
 
 @dataclass

@@ -45,6 +45,7 @@ from typing import Any
 from setsel.engines.base import EngineError, check_lengths, token_texts
 from setsel.engines.constraints import constraint_regex
 from setsel.engines.models import with_shipped_adapter
+from setsel.hardware import resolve_dtype
 from setsel.types import Completion, GenerationParams, Message, Scored
 
 INSTALL_HINT = (
@@ -62,19 +63,20 @@ def _import_vllm() -> Any:
     return vllm
 
 
-def resolve_vllm_model(model: str) -> str:
+def resolve_vllm_model(model: str, dtype: str = "float32") -> str:
     """A folder (or hub id) vLLM can load for ``model``, the part after ``vllm:``.
 
     Same references as the hf engine (:func:`setsel.engines.models.resolve_model`): a
     folder is used as is; ``smollm2-135m`` and ``.gguf`` files become their cached
-    safetensors copy (vLLM does not load that GGUF itself); a hub id only when online.
+    safetensors copy in ``dtype`` (vLLM does not load that GGUF itself; one cached folder per
+    dtype); a hub id only when online.
 
     >>> resolve_vllm_model("smollm2-135m")   # doctest: +SKIP
     '/root/.cache/setsel/models/SmolLM2-135M-Instruct.Q4_1-3f0c2d1e9a7b'
     """
     from setsel.engines.models import resolve_model
 
-    return str(resolve_model(model))
+    return str(resolve_model(model, dtype=dtype))
 
 
 def _adapter_rank(folder: str) -> int:
@@ -98,8 +100,11 @@ class VLLMEngine:
     Args:
         model: a folder, a hub id, a ``.gguf`` file or ``smollm2-135m`` (see
             :func:`resolve_vllm_model`).
-        dtype: vLLM's ``dtype`` (``"auto"`` = bf16 on CPU for this fp32 checkpoint;
-            ``"float32"`` reproduces transformers' fp32 log-probs to ~3e-5).
+        dtype: ``"auto"`` = bf16 where bf16 matmuls are native (CUDA with bf16, or a CPU with
+            avx512_bf16/AMX: :func:`setsel.hardware.resolve_dtype`), else fp32 — the same rule
+            as the hf engine, and the embedded model's cached copy in that dtype is loaded;
+            ``"float32"`` reproduces transformers' fp32 log-probs to ~3e-5. ``engine.dtype``
+            says which one was used.
         max_model_len: context length (default: the model config's).
         seed: engine seed (requests without a seed still differ call to call).
         enable_lora / adapter / max_lora_rank: LoRA serving; ``adapter`` is the default
@@ -144,7 +149,8 @@ class VLLMEngine:
 
         self.model_id = f"vllm:{model}" + (f"+{adapter}" if adapter else "")
         model, adapter = with_shipped_adapter(model, adapter)  # hf/vllm:smollm2-135m-setsel = base + adapter
-        self.model_path = resolve_vllm_model(model)
+        self.dtype = resolve_dtype(dtype, "cpu" if current_platform.is_cpu() else "cuda")
+        self.model_path = resolve_vllm_model(model, self.dtype)
         self.adapter = str(Path(adapter).resolve()) if adapter else None
         self.enable_lora = bool(enable_lora or adapter)
         if self.enable_lora:
@@ -167,7 +173,7 @@ class VLLMEngine:
             llm_kwargs["kv_cache_memory_bytes"] = int(kv_cache_gb * 2**30)
         if max_model_len is not None:
             llm_kwargs["max_model_len"] = max_model_len
-        self.llm = vllm.LLM(model=self.model_path, dtype=dtype, seed=seed, enforce_eager=enforce_eager, **llm_kwargs)
+        self.llm = vllm.LLM(model=self.model_path, dtype=self.dtype, seed=seed, enforce_eager=enforce_eager, **llm_kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self._lora_ids: dict[str, int] = {}
 

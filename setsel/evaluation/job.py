@@ -17,18 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from setsel.config import ConfigError
+from setsel.config import ConfigError, RayConfig
 from setsel.types import Candidates
 
 
-@dataclass
-class RayEvalConfig:
-    """Ray settings of the job: actor pool size, CPUs per actor, cluster address (``None`` = local)."""
+def _eval_ray() -> RayConfig:
+    return RayConfig(num_actors=2)
 
-    num_actors: int = 2
-    num_cpus_per_actor: float = 0.5
-    num_gpus_per_actor: float = 0.0     # 1 on a GPU cluster (an engine per GPU)
-    address: str | None = None
+
+RayEvalConfig = RayConfig
+"""The eval job's ``ray:`` block: :class:`setsel.config.RayConfig`, two actors by default;
+``enabled`` runs selection on a Ray actor pool (``jobs.evaluate`` turns it on)."""
 
 
 @dataclass
@@ -56,7 +55,7 @@ class EvalJobConfig:
     out: str = "runs/eval"
     progress: bool = True
     overwrite: bool = False
-    ray: RayEvalConfig = field(default_factory=RayEvalConfig)
+    ray: RayConfig = field(default_factory=_eval_ray)
 
     def __post_init__(self) -> None:
         for name in ("k", "batch_size", "max_answer_tokens"):
@@ -67,8 +66,6 @@ class EvalJobConfig:
             raise ConfigError(f"limit must be ≥ 0, got {self.limit}")
         if (self.generator is not None or self.generator_options) and not self.generate:
             raise ConfigError("a generator is given but generate is off (use --generate)")
-        if self.ray.num_actors < 1 or self.ray.num_cpus_per_actor <= 0 or self.ray.num_gpus_per_actor < 0:
-            raise ConfigError("ray.num_actors must be ≥ 1, ray.num_cpus_per_actor > 0, ray.num_gpus_per_actor ≥ 0")
 
 
 def selector_options(cfg: EvalJobConfig) -> dict[str, Any]:
@@ -148,6 +145,9 @@ def run_eval(cfg: EvalJobConfig, engine: Any = None):
     from setsel.evaluation.runner import evaluate
     from setsel.selection import get_selector, get_selector_class
 
+    if cfg.ray.enabled:
+        raise ConfigError("ray.enabled is set: run through setsel.distributed.stages.run_eval (as `setsel eval` and "
+                          "jobs.evaluate do), or set ray.enabled=false")
     options = selector_options(cfg)
     if engine is not None and get_selector_class(cfg.method).uses_llm:
         options["engine"] = engine

@@ -34,6 +34,16 @@ from typing import Any
 from setsel.config import ConfigError
 
 
+def question_keys(candidates: list[Any]) -> list[str]:
+    """The journal key of each question: its position and id (``"3:5a7bbb64…"``).
+
+    >>> from types import SimpleNamespace as NS
+    >>> question_keys([NS(query=NS(id="q1")), NS(query=NS(id="q1"))])
+    ['0:q1', '1:q1']
+    """
+    return [f"{i}:{c.query.id}" for i, c in enumerate(candidates)]
+
+
 class JournalMismatch(ConfigError):
     """The folder holds a journal of a run with other settings."""
 

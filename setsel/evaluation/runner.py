@@ -30,6 +30,7 @@ from typing import Any
 
 from setsel.evaluation import metrics as M
 from setsel.evaluation.answer import DEFAULT_MAX_TOKENS, Answer, generate_answers
+from setsel.evaluation.journal import question_keys
 from setsel.types import Candidates, Selection
 
 METRIC_KEYS = (
@@ -237,7 +238,7 @@ def evaluate(candidates: Sequence[Candidates], selector, *, k: int, generate: bo
 
         bert_sim = bertscore_similarity()
     items = prepare(candidates, limit=limit, shuffle_seed=shuffle_seed)
-    keys = [f"{i}:{c.query.id}" for i, c in enumerate(items)]
+    keys = question_keys(items)
     done = journal.finished() if journal is not None else {}
     todo = [i for i, key in enumerate(keys) if key not in done]
     earlier_wall = sum(float(done[key].get("wall_s") or 0.0) for key in keys if key in done)

@@ -4,11 +4,17 @@ retrieve`` and ``python -m jobs.index`` / ``jobs.retrieve`` call these).
 - :class:`IndexJobConfig` / :func:`run_index`: a corpus file (``corpus``), or a benchmark
   pooled into one (``dataset``: every candidate paragraph de-duplicated, gold labels mapped;
   writes ``<out>/corpus.parquet`` and ``<out>/queries.jsonl``), indexed into ``out``.
-  With ``ray.enabled`` the embedding shards are encoded by a Ray Data actor pool.
+  With ``ray.enabled`` the embedding shards are encoded by a Ray Data actor pool: the entry
+  layer (:func:`setsel.distributed.stages.run_index`) passes that runner in as ``shard_runner``.
 - :class:`RetrieveJobConfig` / :func:`run_retrieve`: queries (a file, or the index's own
   ``queries.jsonl``) → top-``k`` :class:`~setsel.types.Candidates` Parquet that ``setsel
   eval --dataset jsonl`` and ``setsel select`` read. With ``ray.enabled`` the queries are
-  fanned out over retriever actors.
+  fanned out over retriever actors (``search`` from :func:`setsel.distributed.stages.run_retrieve`).
+
+This module never imports Ray: the local-or-Ray choice is made once, at the entry
+(``setsel index`` / ``retrieve``, ``jobs.index`` / ``jobs.retrieve``), which calls
+:mod:`setsel.distributed.stages`; called directly with ``ray.enabled`` and no runner, these
+functions refuse rather than silently run locally.
 
 Example:
     >>> run_index(IndexJobConfig(dataset="hotpotqa-ircot", out="runs/idx"))               # doctest: +SKIP
@@ -18,27 +24,17 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from setsel.config import ConfigError
+from setsel.config import ConfigError, RayConfig
 from setsel.retrieval.index import IndexSettings
 
-
-@dataclass
-class RayRetrievalConfig:
-    """Ray settings: off by default in the CLI; the jobs turn it on."""
-
-    enabled: bool = False
-    address: str | None = None
-    num_actors: int = 1
-    num_cpus_per_actor: float = 0.5     # < 1 on a 2-core machine: see the Ray Data deadlock note
-    num_gpus_per_actor: float = 0.0     # 1 on a GPU cluster: one encoder per GPU
-
-    def __post_init__(self) -> None:
-        if self.num_actors < 1 or self.num_cpus_per_actor <= 0 or self.num_gpus_per_actor < 0:
-            raise ConfigError("ray.num_actors ≥ 1, ray.num_cpus_per_actor > 0, ray.num_gpus_per_actor ≥ 0")
+RayRetrievalConfig = RayConfig
+"""The index and retrieve jobs' ``ray:`` block: :class:`setsel.config.RayConfig` (off by default
+in the CLI; the ``jobs.*`` entry points turn it on)."""
 
 
 @dataclass
@@ -53,7 +49,7 @@ class IndexJobConfig(IndexSettings):
     limit: int | None = None
     overwrite: bool = False
     progress: bool = True
-    ray: RayRetrievalConfig = field(default_factory=RayRetrievalConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
 
     def __post_init__(self) -> None:
         if (self.corpus is None) == (self.dataset is None):
@@ -80,7 +76,7 @@ class RetrieveJobConfig:
     encoder_path: str | None = None
     verify: bool = True
     progress: bool = True
-    ray: RayRetrievalConfig = field(default_factory=RayRetrievalConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
@@ -92,8 +88,23 @@ class RetrieveJobConfig:
         return Path(self.queries) if self.queries else Path(self.index) / "queries.jsonl"
 
 
-def run_index(cfg: IndexJobConfig) -> dict[str, Any]:
-    """Pool (if ``dataset``) and build the index; returns the manifest plus ``wall_s``."""
+Search = Callable[["RetrieveJobConfig", list], list]
+"""``(cfg, queries) -> [Candidates, ...]`` in query order: how :func:`run_retrieve` searches."""
+
+
+def _needs_runner(what: str, entry: str) -> ConfigError:
+    return ConfigError(f"ray.enabled is set but no Ray {what} was given: run through "
+                       f"setsel.distributed.stages.{entry} (as `setsel {entry.removeprefix('run_')}` and "
+                       f"jobs.{entry.removeprefix('run_')} do), or set ray.enabled=false")
+
+
+def run_index(cfg: IndexJobConfig, shard_runner: Any = None) -> dict[str, Any]:
+    """Pool (if ``dataset``) and build the index; returns the manifest plus ``wall_s``.
+
+    ``shard_runner``: how the embedding shards are encoded (:func:`setsel.retrieval.index.build_index`);
+    ``None`` = in this process (required to be given when ``cfg.ray.enabled``)."""
+    if cfg.ray.enabled and shard_runner is None:
+        raise _needs_runner("shard runner", "run_index")
     from setsel.retrieval.corpus import pool_candidates, write_passages, write_queries
     from setsel.retrieval.index import build_index
 
@@ -109,14 +120,7 @@ def run_index(cfg: IndexJobConfig) -> dict[str, Any]:
         if not corpus.exists():
             write_passages(pooled.passages, corpus)
         write_queries(pooled.queries, staging / "queries.jsonl")
-    runner = None
-    if cfg.ray.enabled:
-        from setsel.distributed.index import ray_shard_runner
-        from setsel.distributed.runtime import init_ray
-
-        init_ray(address=cfg.ray.address)
-        runner = ray_shard_runner(cfg.ray)
-    manifest = build_index(corpus, out, cfg.settings(), shard_runner=runner, overwrite=cfg.overwrite,
+    manifest = build_index(corpus, out, cfg.settings(), shard_runner=shard_runner, overwrite=cfg.overwrite,
                            progress=cfg.progress)
     if cfg.dataset:
         import shutil
@@ -126,8 +130,13 @@ def run_index(cfg: IndexJobConfig) -> dict[str, Any]:
     return manifest
 
 
-def run_retrieve(cfg: RetrieveJobConfig) -> dict[str, Any]:
-    """Retrieve for every query and write the Candidates file; returns a summary."""
+def run_retrieve(cfg: RetrieveJobConfig, search: Search | None = None) -> dict[str, Any]:
+    """Retrieve for every query and write the Candidates file; returns a summary.
+
+    ``search``: ``(cfg, queries) -> candidates``; ``None`` = :func:`retrieve_local` (required
+    to be given when ``cfg.ray.enabled``)."""
+    if cfg.ray.enabled and search is None:
+        raise _needs_runner("search", "run_retrieve")
     from setsel.io import write_records
     from setsel.retrieval.corpus import read_queries
 
@@ -138,14 +147,7 @@ def run_retrieve(cfg: RetrieveJobConfig) -> dict[str, Any]:
     queries = read_queries(cfg.queries_path())
     if cfg.limit is not None:
         queries = queries[: cfg.limit]
-    if cfg.ray.enabled:
-        from setsel.distributed.retrieve import retrieve_on_ray
-        from setsel.distributed.runtime import init_ray
-
-        init_ray(address=cfg.ray.address)
-        candidates = retrieve_on_ray(cfg, queries)
-    else:
-        candidates = retrieve_local(cfg, queries)
+    candidates = (search or retrieve_local)(cfg, queries)
     write_records(cfg.out, candidates, extra_metadata={"index": str(cfg.index), "k": cfg.k,
                                                        "retriever": manifest["retriever"],
                                                        "encoder": manifest.get("encoder", {}).get("id")})

@@ -46,7 +46,9 @@ class SelectorError(ValueError):
     """A selector was asked for with a bad name or bad options, or returned a bad result."""
 
 
-def _positive_int(name: str, value: Any, allow_none: bool) -> None:
+def check_positive_int(name: str, value: Any, allow_none: bool) -> None:
+    """Raise :class:`SelectorError` unless ``value`` is an int ≥ 1 (or ``None`` when ``allow_none``):
+    the check every selector option with a count uses (bools are refused)."""
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -64,8 +66,8 @@ class SelectorOptions:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        _positive_int("k", self.k, allow_none=False)
-        _positive_int("max_passages", self.max_passages, allow_none=True)
+        check_positive_int("k", self.k, allow_none=False)
+        check_positive_int("max_passages", self.max_passages, allow_none=True)
         if self.fallback is None:
             self.fallback = f"topk:{self.k}"
         if not isinstance(self.fallback, str) or not _FALLBACK.match(self.fallback):

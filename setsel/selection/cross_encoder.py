@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from setsel.selection import register_selector
-from setsel.selection.base import Selector, SelectorError, SelectorOptions, _positive_int
+from setsel.selection.base import Selector, SelectorError, SelectorOptions, check_positive_int
 from setsel.selection.mmr import passage_text
 from setsel.types import Candidates, Selection
 
@@ -100,8 +100,8 @@ class CrossEncoderOptions(SelectorOptions):
         if self.threshold is not None and (isinstance(self.threshold, bool)
                                            or not isinstance(self.threshold, (int, float))):
             raise SelectorError(f"threshold must be a number or None, got {self.threshold!r}")
-        _positive_int("batch_size", self.batch_size, allow_none=False)
-        _positive_int("max_length", self.max_length, allow_none=True)
+        check_positive_int("batch_size", self.batch_size, allow_none=False)
+        check_positive_int("max_length", self.max_length, allow_none=True)
 
 
 @register_selector("cross_encoder")

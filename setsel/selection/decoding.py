@@ -44,22 +44,57 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from setsel.engines.base import ContextLengthError
-from setsel.prompts import ParsedSelection, parse_selection
-from setsel.types import Completion, GenerationParams, Message, SelectionConstraint
+from setsel.prompts import ParsedSelection
+from setsel.prompts.selection_format import SELECTION
+from setsel.types import Completion, GenerationParams, Message
 
-STOP = "### Final Selection"
+STOP = SELECTION.stop
 # Tokens reserved for the follow-up user turn of phase 2 and the chat-template overhead.
 FOLLOWUP_TOKENS = 64
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """A stage's sampling policy (OptiSet Algorithm 1 samples its selections; serving is greedy).
+
+    ``seed`` is the stage's seed: engines draw each row from (seed, prompt, sample index), so a
+    prompt's sample does not depend on the rest of the batch.
+
+    >>> Sampling(0.7, seed=3).params()
+    {'temperature': 0.7, 'top_p': 1.0, 'seed': 3}
+    """
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        """The :class:`~setsel.types.GenerationParams` fields of this policy."""
+        return {"temperature": self.temperature, "top_p": self.top_p, "seed": self.seed}
+
+
+@dataclass(frozen=True)
 class DecodeConfig:
-    """How a selection stage decodes (see the module docstring)."""
+    """How a selection stage decodes (see the module docstring).
+
+    ``sampling`` ``None`` is greedy decoding (selectors); synthesis passes a :class:`Sampling`.
+    ``selection_max_tokens`` overrides the selection line's budget (:meth:`SelectionFormat.tokens`).
+    """
 
     reasoning: bool = True
     constrained: bool = True
     reasoning_tokens: int = 256
     max_passages: int | None = None
+    sampling: Sampling | None = None
+    selection_max_tokens: int | None = None
+
+    def sampling_params(self) -> dict[str, Any]:
+        """Extra :class:`~setsel.types.GenerationParams` fields: the sampling policy's, or none (greedy)."""
+        return {} if self.sampling is None else self.sampling.params()
+
+    def selection_budget(self, limit: int) -> int:
+        """Tokens of a selection line with up to ``limit`` ids."""
+        return self.selection_max_tokens or selection_tokens(limit)
 
     def __post_init__(self) -> None:
         if isinstance(self.reasoning_tokens, bool) or not isinstance(self.reasoning_tokens, int) or self.reasoning_tokens < 1:
@@ -72,7 +107,7 @@ class DecodeConfig:
     def generation_budget(self, pool_size: int) -> int:
         """Tokens a prompt of ``pool_size`` passages must leave free in the context."""
         limit = pool_size if self.max_passages is None else min(self.max_passages, pool_size)
-        tokens = selection_tokens(limit)
+        tokens = self.selection_budget(limit)
         if self.reasoning:
             tokens += self.reasoning_tokens + (FOLLOWUP_TOKENS if self.constrained else 0)
         return tokens
@@ -95,14 +130,13 @@ class Decoded:
 
 
 def selection_tokens(limit: int) -> int:
-    """Generation budget for ``### Final Selection: [i] … `` with up to ``limit`` ids."""
-    return 8 + 6 * max(1, int(limit))
+    """Generation budget for a selection line with up to ``limit`` ids (:meth:`SelectionFormat.tokens`)."""
+    return SELECTION.tokens(limit)
 
 
 def selection_request(max_passages: int | None = None) -> str:
-    """The phase-2 user turn that asks for the final selection after the reasoning."""
-    budget = "" if max_passages is None else f" of at most {max_passages} passage{'s' if max_passages > 1 else ''}"
-    return f"Now output only your final selection{budget}, in the format '### Final Selection: [] []'."
+    """The phase-2 user turn that asks for the final selection (:meth:`SelectionFormat.request`)."""
+    return SELECTION.request(max_passages)
 
 
 def with_reasoning(prompt: Sequence[Message], reasoning: str, max_passages: int | None) -> list[Message]:
@@ -161,13 +195,14 @@ def decode_selections(
         raise ValueError("every selection prompt needs at least one passage")
     widest = max(sizes)
     if not cfg.constrained:
-        results = generate_safe(engine, prompts, GenerationParams(max_tokens=cfg.generation_budget(widest)))
+        results = generate_safe(engine, prompts, GenerationParams(max_tokens=cfg.generation_budget(widest),
+                                                                  **cfg.sampling_params()))
         return [_free(r, n) for r, n in zip(results, sizes)]
     out = [Decoded("", "", ParsedSelection([], "failed", ["not decoded"])) for _ in prompts]
     second = [list(p) for p in prompts]
     live = list(range(len(prompts)))
     if cfg.reasoning:
-        params = GenerationParams(max_tokens=cfg.reasoning_tokens, stop=(STOP,))
+        params = GenerationParams(max_tokens=cfg.reasoning_tokens, stop=(STOP,), **cfg.sampling_params())
         for i, c in enumerate(generate_safe(engine, prompts, params)):
             if _failed(out[i], c):
                 continue
@@ -210,8 +245,9 @@ def _select(
     if not idx:
         return
     params = GenerationParams(
-        max_tokens=selection_tokens(_limit(width, cfg.max_passages)),
-        constraint=SelectionConstraint(width, cfg.max_passages),
+        max_tokens=cfg.selection_budget(_limit(width, cfg.max_passages)),
+        constraint=SELECTION.constraint(width, cfg.max_passages),
+        **cfg.sampling_params(),
     )
     for i, c in zip(idx, generate_safe(engine, [prompts[i] for i in idx], params)):
         d = out[i]
@@ -219,7 +255,7 @@ def _select(
             continue
         text = c.text.strip()
         d.raw_output = f"{d.reasoning}\n{text}" if d.reasoning else text
-        d.parsed = parse_selection(d.raw_output, sizes[i])
+        d.parsed = SELECTION.parse(d.raw_output, sizes[i])
 
 
 def _free(c: Completion | str, size: int) -> Decoded:
@@ -230,5 +266,5 @@ def _free(c: Completion | str, size: int) -> Decoded:
     d.raw_output = c.text.strip()
     cut = d.raw_output.rfind(STOP)
     d.reasoning = (d.raw_output[:cut] if cut >= 0 else d.raw_output).strip()
-    d.parsed = parse_selection(d.raw_output, size)
+    d.parsed = SELECTION.parse(d.raw_output, size)
     return d

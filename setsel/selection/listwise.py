@@ -35,7 +35,7 @@ from typing import ClassVar
 
 from setsel.prompts import parse_ranking, render
 from setsel.selection import register_selector
-from setsel.selection.base import SelectorError, SelectorOptions, _positive_int
+from setsel.selection.base import SelectorError, SelectorOptions, check_positive_int
 from setsel.selection.decoding import generate_safe
 from setsel.selection.chunking import PromptError, fit_prompt
 from setsel.selection.llm import LLMOptions, LLMSelector
@@ -91,8 +91,8 @@ class ListwiseOptions(LLMOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_int("window", self.window, allow_none=False)
-        _positive_int("step", self.step, allow_none=False)
+        check_positive_int("window", self.window, allow_none=False)
+        check_positive_int("step", self.step, allow_none=False)
         if self.step > self.window:
             raise SelectorError(f"step ({self.step}) must not exceed window ({self.window})")
 

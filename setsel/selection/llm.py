@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from setsel.engines.registry import DEFAULT_MODEL
-from setsel.selection.base import Selector, SelectorError, SelectorOptions, _positive_int
+from setsel.selection.base import Selector, SelectorError, SelectorOptions, check_positive_int
 from setsel.selection.decoding import DecodeConfig
 from setsel.selection.stages import StageLimits, StageResult
 from setsel.text import DEFAULT_MAX_WORDS
@@ -55,7 +55,7 @@ class LLMOptions(SelectorOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("batch_size", "reasoning_tokens", "max_words", "min_words"):
-            _positive_int(name, getattr(self, name), allow_none=False)
+            check_positive_int(name, getattr(self, name), allow_none=False)
         if not isinstance(self.engine_options, dict) or "batch_size" in self.engine_options:
             raise SelectorError(f"engine_options must be a mapping without batch_size, got {self.engine_options!r}")
         if not isinstance(self.constrained, bool):

@@ -2,17 +2,23 @@
 
 SmolLM2 reads the question and the whole pool in one pass; a trained head gives every
 passage a relevance logit (:mod:`setsel.selection.head_model`, layout in
-:mod:`setsel.prompts.pool_layout`); the selected set is every passage whose logit reaches the
-threshold, best first, at least ``min_passages`` and at most ``max_passages``
-(:func:`setsel.selection.cross_encoder.select_by_threshold`) — threshold and floor as tuned
-for set F1 on held-out training questions and recorded in the model folder, unless given. Nothing
+:mod:`setsel.prompts.pool_layout`); the selected set is a prefix of the passages by decreasing
+logit, at least ``min_passages`` and at most ``max_passages``, cut by the folder's ``rule``:
+
+- ``threshold``: every passage whose logit reaches the threshold
+  (:func:`setsel.selection.cross_encoder.select_by_threshold`);
+- ``expected_f1``: the prefix with the largest expected set F1 under ``p = σ(logit / T)``
+  (:func:`setsel.selection.rules.select_expected_f1`).
+
+Rule, threshold / temperature and floor are tuned for set F1 on held-out training questions
+and recorded in the model folder (a folder without ``rule`` uses ``threshold``), unless given. Nothing
 is generated, so there is nothing to parse and no fallback: ``parse_status`` is always ``ok``.
 
 ``model`` is a trained folder (``setsel train-head``) or a shipped name — the default
 ``smollm2-135m-setsel`` is committed in ``setsel/models/`` (its model card says how it was
 trained and what it scores). ``hf:`` in front of either is accepted.
 
-Options: ``model``, ``threshold`` and ``min_passages`` (``None`` = the folder's), ``batch_tokens`` (padded tokens
+Options: ``model``, ``rule``, ``threshold``, ``temperature`` and ``min_passages`` (``None`` = the folder's), ``batch_tokens`` (padded tokens
 per forward pass), ``dtype`` (``None`` = bf16 where the hardware runs it natively, else fp32),
 ``device`` (``None`` = CUDA when available), ``num_threads``.
 
@@ -29,11 +35,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from setsel.selection import register_selector
-from setsel.selection.base import Selector, SelectorError, SelectorOptions, _positive_int
+from setsel.selection.base import Selector, SelectorError, SelectorOptions, check_positive_int
 from setsel.selection.cross_encoder import select_by_threshold
+from setsel.selection.rules import select_expected_f1
 from setsel.types import Candidates, Selection
 
 DEFAULT_MODEL = "smollm2-135m-setsel"
+RULES = ("threshold", "expected_f1")
 #: Shipped trained selectors: name → folder under ``setsel/models/``.
 SHIPPED_HEADS: dict[str, str] = {"smollm2-135m-setsel": "smollm2-135m-setsel"}
 
@@ -63,7 +71,9 @@ class LLMHeadOptions(SelectorOptions):
     """Common options plus the model folder, an optional threshold and batching."""
 
     model: str = DEFAULT_MODEL
+    rule: str | None = None
     threshold: float | None = None
+    temperature: float | None = None
     min_passages: int | None = None
     batch_tokens: int = 8192
     dtype: str | None = None
@@ -77,11 +87,16 @@ class LLMHeadOptions(SelectorOptions):
         if self.threshold is not None and (isinstance(self.threshold, bool)
                                            or not isinstance(self.threshold, (int, float))):
             raise SelectorError(f"threshold must be a number or None, got {self.threshold!r}")
+        if self.rule not in (None, *RULES):
+            raise SelectorError(f"rule must be one of {', '.join(RULES)} or None, got {self.rule!r}")
+        if self.temperature is not None and (isinstance(self.temperature, bool)
+                                             or not isinstance(self.temperature, (int, float)) or self.temperature <= 0):
+            raise SelectorError(f"temperature must be a number > 0 or None, got {self.temperature!r}")
         if self.dtype not in (None, "fp32", "bf16"):
             raise SelectorError(f"dtype must be one of fp32, bf16 or None, got {self.dtype!r}")
-        _positive_int("batch_tokens", self.batch_tokens, allow_none=False)
-        _positive_int("min_passages", self.min_passages, allow_none=True)
-        _positive_int("num_threads", self.num_threads, allow_none=True)
+        check_positive_int("batch_tokens", self.batch_tokens, allow_none=False)
+        check_positive_int("min_passages", self.min_passages, allow_none=True)
+        check_positive_int("num_threads", self.num_threads, allow_none=True)
 
 
 @register_selector("llm_head")
@@ -99,6 +114,23 @@ class LLMHead(Selector):
         self.folder = resolve_head_model(self.options.model)
         self.meta: dict[str, Any] = json.loads((self.folder / META_FILE).read_text(encoding="utf-8"))
         self._model: Any = None
+
+    @property
+    def rule(self) -> str:
+        """``threshold`` or ``expected_f1``: the ``rule`` option; else the rule whose parameter was
+        given (``threshold=`` or ``temperature=``); else the folder's; else ``threshold``."""
+        if self.options.rule:
+            return self.options.rule
+        if self.options.threshold is not None:
+            return "threshold"
+        if self.options.temperature is not None:
+            return "expected_f1"
+        return self.meta.get("rule") or "threshold"
+
+    @property
+    def temperature(self) -> float:
+        t = self.options.temperature if self.options.temperature is not None else self.meta.get("temperature", 1.0)
+        return float(t)
 
     @property
     def threshold(self) -> float:
@@ -136,10 +168,20 @@ class LLMHead(Selector):
         return model.logits(pools, batch_tokens=self.options.batch_tokens)
 
     def _select(self, batch: list[Candidates]) -> list[Selection]:
-        threshold, cap, floor = self.threshold, self.cap, self.floor
+        cap, floor = self.cap, self.floor
+        if self.rule == "expected_f1":
+            temperature = self.temperature
+
+            def cut(scores: list[float]) -> list[int]:
+                return select_expected_f1(scores, temperature, cap, floor)
+        else:
+            threshold = self.threshold
+
+            def cut(scores: list[float]) -> list[int]:
+                return select_by_threshold(scores, threshold, cap, floor)
         out = []
         for c, scores in zip(batch, self.scores(batch)):
-            chosen = select_by_threshold(scores, threshold, cap, floor)
+            chosen = cut(scores)
             n_tokens = self._model.encode(c.query.question, [(p.title or "", p.text or "") for p in c.passages]).length
             out.append(Selection(query_id=c.query.id, method=self.name, selected_ids=[c.passages[i].id for i in chosen],
                                  ordered=True, parse_status="ok", prompt_tokens=n_tokens,

@@ -13,7 +13,7 @@ For a batch of questions, three stages, each one batched engine call (per phase)
 3. **Refine** (``optiset_refine``): re-select from ``S_raw`` with the question only (Eq. 3).
    A failed refinement keeps ``S_raw`` (recorded as a problem).
 
-Ablations (OptiSet Table 3): ``expand=False`` selects for the question alone (then
+Ablations (OptiSet Table 2): ``expand=False`` selects for the question alone (then
 refines); ``refine=False`` returns ``S_raw``. Select and refine decode in two phases
 (reasoning, then the constrained selection) unless ``constrained=False``.
 
@@ -28,11 +28,11 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from setsel.prompts import get_template, parse_queries, render
 from setsel.selection import register_selector
-from setsel.selection.base import SelectorError, SelectorOptions, _positive_int
+from setsel.selection.base import SelectorError, SelectorOptions, check_positive_int
 from setsel.selection.decoding import generate_safe
 from setsel.selection.llm import LLMOptions, LLMSelector
 from setsel.selection.stages import Job, StageResult, run_stage
@@ -53,12 +53,13 @@ class OptiSetOptions(LLMOptions):
         for name in ("expand", "refine"):
             if not isinstance(getattr(self, name), bool):
                 raise SelectorError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        _positive_int("max_subqueries", self.max_subqueries, allow_none=False)
-        _positive_int("expand_tokens", self.expand_tokens, allow_none=False)
+        check_positive_int("max_subqueries", self.max_subqueries, allow_none=False)
+        check_positive_int("expand_tokens", self.expand_tokens, allow_none=False)
 
 
-def select_jobs(question: str, subqueries: list[str], passages: list) -> list[Job]:
-    """The selection prompts for one question: one per ``q' ∈ {q} ∪ Qs``, others as sub-queries.
+def select_jobs(question: str, subqueries: list[str], passages: list, **fields: Any) -> list[Job]:
+    """The selection prompts for one question: one per ``q' ∈ {q} ∪ Qs``, others as sub-queries
+    (``fields``: extra template fields of every prompt, e.g. synthesis's gold ``answers``).
 
     >>> [j.question for j in select_jobs("Q?", ["A?", "B?"], ["p"])]
     ['Q?', 'A?', 'B?']
@@ -69,8 +70,18 @@ def select_jobs(question: str, subqueries: list[str], passages: list) -> list[Jo
     jobs = []
     for q_prime in queries:
         others = [x for x in queries if x != q_prime] or [question]
-        jobs.append(Job(question=q_prime, passages=passages, template="optiset_select", fields={"queries": others}))
+        jobs.append(Job(question=q_prime, passages=passages, template="optiset_select",
+                        fields={"queries": others, **fields}))
     return jobs
+
+
+def refine_job(question: str, passages: list, **fields: Any) -> Job:
+    """Stage 3's prompt: re-select from ``S_raw`` (``passages``) with the question only (Eq. 3).
+
+    >>> refine_job("Q?", ["p"]).template
+    'optiset_refine'
+    """
+    return Job(question=question, passages=passages, template="optiset_refine", fields=dict(fields))
 
 
 @register_selector("optiset")
@@ -134,8 +145,7 @@ class OptiSet(LLMSelector):
         # Stage 3: refine each union with the question only.
         if self.options.refine:
             todo = [i for i in range(len(batch)) if raw[i]]
-            jobs = [Job(question=batch[i].query.question, passages=[batch[i].passages[p] for p in raw[i]],
-                        template="optiset_refine") for i in todo]
+            jobs = [refine_job(batch[i].query.question, [batch[i].passages[p] for p in raw[i]]) for i in todo]
             for i, r in zip(todo, run_stage(self.engine, jobs, self.decode_config(True), self.limits)):
                 _merge(traces[i], r, "refine")
                 if r.status == "failed":

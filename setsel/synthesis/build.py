@@ -49,7 +49,7 @@ def build_examples(
     seed: int = 0,
     alpha_beta: tuple[float, float] | None = None,
 ) -> tuple[list[Any], BuildReport]:
-    from setsel.training.data import TrainExample
+    from setsel.types import TrainExample
 
     finite = [s for s in sampled if math.isfinite(s.dH)]
     if alpha_beta is None:

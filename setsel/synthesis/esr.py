@@ -2,19 +2,26 @@
 
 For a batch of training questions (``Candidates`` with answers), :func:`sample_sets`:
 
-1. **Expand** (Table 5, gold answers in the prompt, reply starts ``### Queries:``): one call,
+1. **Expand** (Table 5, gold answers in the prompt, reply starts with the template's
+   ``assistant_prefix``, ``### Queries:``): one call,
    ``n=K`` samples per question at temperature ``T``;
 2. **Select** (Table 6, with answers): for every sample k and every query
-   ``q' ∈ {q} ∪ Qs^(k)`` one prompt (the others listed as sub-queries), all in one call,
-   constrained to the selection grammar so every sample is a valid set;
-3. union per (question, k) (OptiSet Eq. 3);
-4. **Refine** (Table 7, with answers, the question only): one constrained call over all unions;
-5. **Utility** (Eqs. 5–7): ``H_0`` (no passages) and ``H_k`` (the refined set) of the gold
-   answer under the generator, one batched ``score`` call; ``dH_k = H_k − H_0``.
+   ``q' ∈ {q} ∪ Qs^(k)`` one prompt — the served OptiSet's own stage
+   (:func:`setsel.selection.optiset.select_jobs` and :func:`setsel.selection.stages.run_stage`:
+   the same prompts, chunking for pools larger than the context, the selection grammar)
+   decoded with this module's sampling policy (temperature ``T``, a seed per stage);
+3. union per (question, k) (OptiSet Eq. 2);
+4. **Refine** (Table 7, with answers, the question only): the served refine stage
+   (:func:`setsel.selection.optiset.refine_job`, Eq. 3), sampled; a failed refinement keeps the union;
+5. **Utility** (Eqs. 5–7, :mod:`setsel.synthesis.utility`): ``H_0`` (no passages) and ``H_k``
+   (the refined set) of the gold answer under the generator, one batched ``score`` call;
+   ``dH_k = H_k − H_0``.
 
-Every stage is one engine call for the whole batch. Sampling seeds come from
-(``seed``, question id, stage), so a question's samples are reproducible whatever else is
-in the batch (the hf engine seeds per prompt). Output: one
+So synthesis samples exactly the stages that are served; this module keeps only the K-sample
+bookkeeping and the scoring. Each stage is one engine call per phase for the whole batch
+(more only for pools that need chunks). Sampling seeds come from (``seed``, stage) and the
+engines draw each row from (seed, prompt, sample index), so a question's samples are
+reproducible whatever else is in the batch. Output: one
 :class:`~setsel.types.SampledSet` per (question, k) with ``P`` left at ``nan`` — α, β are
 fitted over the whole dataset afterwards (:mod:`setsel.synthesis.build`).
 """
@@ -22,13 +29,15 @@ fitted over the whole dataset afterwards (:mod:`setsel.synthesis.build`).
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from setsel.prompts import parse_queries, parse_selection, render
-from setsel.synthesis.utility import answer_entropy
-from setsel.types import Candidates, GenerationParams, SampledSet, SelectionConstraint
+from setsel.prompts import get_template, parse_queries, render
+from setsel.selection.decoding import DecodeConfig, Sampling
+from setsel.selection.optiset import refine_job, select_jobs
+from setsel.selection.stages import StageLimits, run_stage
+from setsel.synthesis.utility import answer_entropy, entropy_change
+from setsel.types import Candidates, GenerationParams, SampledSet
 
 
 @dataclass
@@ -36,14 +45,23 @@ class ESRConfig:
     """Sampling settings of Algorithm 1 (defaults: OptiSet's K=10, T=1.0)."""
 
     k: int = 10
+    """Samples per question (Algorithm 1's K)."""
     temperature: float = 1.0
+    """Sampling temperature of every stage (> 0 when K > 1)."""
     top_p: float = 1.0
+    """Nucleus sampling mass."""
     seed: int = 0
+    """Seed of the stages' sampling (reproducible samples)."""
     max_words: int = 100
+    """Words per passage in the prompts (chunking may lower it for a large pool)."""
     max_subqueries: int = 4
+    """Sub-queries kept per expansion."""
     expand_tokens: int = 96
+    """Generation budget of an expansion."""
     select_tokens: int = 48
+    """Generation budget of a selection line (select and refine)."""
     max_passages: int | None = None
+    """At most this many passages per selection (the grammar's bound); ``None`` = any."""
 
 
 def _seed(seed: int, *parts: Any) -> int:
@@ -74,50 +92,41 @@ def propose_sets(batch: list[Candidates], selector: Any, cfg: ESRConfig) -> list
     expand_prompts = [render("optiset_expand", question=c.query.question, answers=c.query.answers) for c in batch]
     expansions = selector.generate(
         expand_prompts,
-        GenerationParams(n=K, max_tokens=cfg.expand_tokens, prefix="### Queries:",
+        GenerationParams(n=K, max_tokens=cfg.expand_tokens, prefix=get_template("optiset_expand").assistant_prefix,
                          seed=_seed(cfg.seed, "expand"), **sampling),
     )
     subqueries = [[parse_queries(s.text)[: cfg.max_subqueries] for s in samples] for samples in expansions]
 
-    # 2. Select for q and each sub-query, every (question, k), one call.
-    prompts, owners = [], []
+    # 2. Select for q and each sub-query, every (question, k): the served selector's stage
+    #    (select_jobs + run_stage: chunking for large pools, the selection grammar) with the
+    #    gold answers in every prompt and this sampling policy.
+    jobs, owners = [], []
     for qi, c in enumerate(batch):
         for k in range(K):
-            queries = [c.query.question] + subqueries[qi][k]
-            for j, q_prime in enumerate(queries):
-                others = [x for x in queries if x != q_prime] or [c.query.question]
-                prompts.append(render("optiset_select", question=q_prime, passages=c.passages, queries=others,
-                                      answers=c.query.answers, max_words=cfg.max_words,
-                                      max_passages=cfg.max_passages))
+            for job in select_jobs(c.query.question, subqueries[qi][k], c.passages, answers=c.query.answers):
+                jobs.append(job)
                 owners.append((qi, k))
-    n_by_q = {qi: len(c.passages) for qi, c in enumerate(batch)}
-    selected = _constrained(selector, prompts, [n_by_q[qi] for qi, _ in owners], cfg, "select")
-    unions: dict[tuple[int, int], list[int]] = {}
-    for (qi, k), ids in zip(owners, selected):
-        acc = unions.setdefault((qi, k), [])
-        acc.extend(i for i in ids if i not in acc)
+    limits = StageLimits(max_words=cfg.max_words, min_words=min(StageLimits.min_words, cfg.max_words))
+    selected = run_stage(selector, jobs, _decode(cfg, "select"), limits, reselect=False)
+    unions: dict[tuple[int, int], list[int]] = {(qi, k): [] for qi in range(len(batch)) for k in range(K)}
+    for key, r in zip(owners, selected):
+        unions[key].extend(p for p in r.positions if p not in unions[key])   # OptiSet Eq. 2: S_raw = ∪ S_q'
+    unions = {key: sorted(u) for key, u in unions.items() if u}
 
-    # 4. Refine each union with the question only, one call.
+    # 3. Refine each union with the question only (Eq. 3), one stage; a failed refinement keeps the union.
     keys = sorted(unions)
-    refine_prompts, refine_sizes = [], []
-    for qi, k in keys:
-        subset = [batch[qi].passages[i - 1] for i in sorted(unions[(qi, k)])]
-        refine_prompts.append(render("optiset_refine", question=batch[qi].query.question, passages=subset,
-                                     answers=batch[qi].query.answers, max_words=cfg.max_words))
-        refine_sizes.append(len(subset))
-    refined_local = _constrained(selector, refine_prompts, refine_sizes, cfg, "refine")
-    refined: dict[tuple[int, int], list[int]] = {}
-    for (qi, k), local in zip(keys, refined_local):
-        union_sorted = sorted(unions[(qi, k)])
-        refined[(qi, k)] = [union_sorted[i - 1] for i in local] or union_sorted
+    jobs = [refine_job(batch[qi].query.question, [batch[qi].passages[p] for p in unions[(qi, k)]],
+                       answers=batch[qi].query.answers) for qi, k in keys]
+    refined = {key: [unions[key][p] for p in r.positions] or unions[key]
+               for key, r in zip(keys, run_stage(selector, jobs, _decode(cfg, "refine"), limits))}
 
     out = []
     for qi, k in keys:
         c = batch[qi]
         out.append(SampledSet(
             query_id=c.query.id, sample=k, subqueries=subqueries[qi][k],
-            raw_ids=[c.passages[i - 1].id for i in sorted(unions[(qi, k)])],
-            refined_ids=[c.passages[i - 1].id for i in refined[(qi, k)]],
+            raw_ids=[c.passages[p].id for p in unions[(qi, k)]],
+            refined_ids=[c.passages[p].id for p in refined[(qi, k)]],
             H=float("nan"), dH=float("nan"), P=float("nan"),
         ))
     return out
@@ -142,7 +151,7 @@ def score_sets(batch: list[Candidates], sets: list[SampledSet], generator: Any, 
     H0 = dict(zip(qids, H[: len(qids)]))
     for s, h in zip(sets, H[len(qids):]):
         s.H = float(h)
-        s.dH = float(h - H0[s.query_id]) if math.isfinite(h) and math.isfinite(H0[s.query_id]) else float("nan")
+        s.dH = entropy_change(h, H0[s.query_id])
     return sets
 
 
@@ -151,21 +160,7 @@ def sample_sets(batch: list[Candidates], selector: Any, generator: Any, cfg: ESR
     return score_sets(batch, propose_sets(batch, selector, cfg), generator, cfg.max_words)
 
 
-def _constrained(engine: Any, prompts: list, sizes: list[int], cfg: ESRConfig, stage: str) -> list[list[int]]:
-    """One sampled, selection-constrained generation per prompt; parsed 1-based ids.
-
-    Prompts are grouped by pool size (one grammar per group); seeds derive from the stage.
-    """
-    out: list[list[int]] = [[] for _ in prompts]
-    by_size: dict[int, list[int]] = {}
-    for i, n in enumerate(sizes):
-        by_size.setdefault(n, []).append(i)
-    for n, idx in sorted(by_size.items()):
-        params = GenerationParams(
-            n=1, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.select_tokens,
-            seed=_seed(cfg.seed, stage, n), constraint=SelectionConstraint(n, cfg.max_passages),
-        )
-        results = engine.generate([prompts[i] for i in idx], params)
-        for i, [completion] in zip(idx, results):
-            out[i] = parse_selection(completion.text, n).ids
-    return out
+def _decode(cfg: ESRConfig, stage: str) -> DecodeConfig:
+    """Selection-only, constrained, sampled with the stage's seed (``cfg.seed``, stage)."""
+    return DecodeConfig(reasoning=False, max_passages=cfg.max_passages, selection_max_tokens=cfg.select_tokens,
+                        sampling=Sampling(cfg.temperature, cfg.top_p, _seed(cfg.seed, stage)))

@@ -161,7 +161,7 @@ def gold_examples(
     Returns:
         ``(examples, report)``; examples are question-major, copy-minor.
     """
-    from setsel.training.data import TrainExample
+    from setsel.types import TrainExample
 
     if reasoning not in REASONING_CHOICES:
         raise ValueError(f"reasoning must be one of {REASONING_CHOICES}, got {reasoning!r}")

@@ -11,7 +11,8 @@ Resume: a question is done iff its id is in some ``samples/part-*.parquet``; par
 written atomically (temp file + rename) right after their batch is scored, so a killed
 run loses at most the batches in flight and a rerun skips every finished id — nothing is
 lost and nothing is written twice. The sampling itself runs in-process
-(:func:`run_local`) or on Ray Data actors (:mod:`setsel.distributed.synthesize`).
+(:func:`run_local`) or on Ray Data actors (:mod:`setsel.distributed.synthesize`, passed in
+as ``sampler`` by the entry layer: :func:`setsel.distributed.stages.run_synthesis`).
 
 Modes: ``optiset`` (Algorithm 1: K sampled sets scored by the generator's perplexity),
 ``teacher`` (SetR §3.3.1: a teacher model's IRI output is the target) and ``gold`` (SetR
@@ -29,10 +30,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from setsel.config import ConfigError, RayConfig
 from setsel.synthesis.esr import ESRConfig
 from setsel.types import Candidates, SampledSet
 
@@ -64,11 +67,7 @@ class SynthesisConfig:
     copies: int = 3
     min_spread: float = 0.1
     batch_size: int = 4
-    use_ray: bool = True
-    num_actors: int = 1
-    num_cpus_per_actor: float = 0.5
-    num_gpus_per_actor: float = 0.0
-    ray_address: str | None = None
+    ray: RayConfig = field(default_factory=lambda: RayConfig(enabled=True))  # K-sample synthesis on Ray actors
 
 
 def source_label(spec: DatasetSpec) -> str:
@@ -193,8 +192,8 @@ def make_engines(cfg: SynthesisConfig):
     return selector, generator
 
 
-def process_batch(cfg: SynthesisConfig, batch: list[Candidates], selector: Any, generator: Any) -> int:
-    """Sample, score and write one batch; returns the number of sets written."""
+def process_batch(cfg: SynthesisConfig, batch: list[Candidates], selector: Any, generator: Any) -> list[int]:
+    """Sample, score and write one batch; returns the number of sets written per question."""
     if cfg.mode == "teacher":
         from setsel.synthesis.teacher import label_batch
 
@@ -204,7 +203,10 @@ def process_batch(cfg: SynthesisConfig, batch: list[Candidates], selector: Any, 
 
         sets = sample_sets(batch, selector, generator, cfg.esr)
     write_part(cfg.out, sets, [c.query.id for c in batch])
-    return len(sets)
+    per_question: dict[str, int] = {}
+    for s in sets:
+        per_question[s.query_id] = per_question.get(s.query_id, 0) + 1
+    return [per_question.get(c.query.id, 0) for c in batch]
 
 
 def run_local(cfg: SynthesisConfig, pending: list[Candidates], progress: bool = True) -> int:
@@ -217,13 +219,22 @@ def run_local(cfg: SynthesisConfig, pending: list[Candidates], progress: bool = 
     with tqdm(total=len(pending), desc="synthesis", unit="q", disable=not progress) as bar:
         for start in range(0, len(pending), cfg.batch_size):
             batch = pending[start : start + cfg.batch_size]
-            written += process_batch(cfg, batch, selector, generator)
+            written += sum(process_batch(cfg, batch, selector, generator))
             bar.update(len(batch))
     return written
 
 
-def run(cfg: SynthesisConfig, progress: bool = True) -> dict[str, Any]:
-    """Sample every pending question (resuming), then build the training data."""
+Sampler = Callable[[SynthesisConfig, list[Candidates]], int]
+"""``(cfg, pending) -> sets written``: samples and writes every pending question's part files."""
+
+
+def run(cfg: SynthesisConfig, progress: bool = True, sampler: Sampler | None = None) -> dict[str, Any]:
+    """Sample every pending question (resuming), then build the training data.
+
+    ``sampler``: how pending questions are sampled; ``None`` = :func:`run_local`. With
+    ``cfg.ray.enabled`` the entry layer passes the Ray Data sampler
+    (:func:`setsel.distributed.stages.run_synthesis`); without one this refuses rather than
+    silently sampling in this process."""
     t0 = time.perf_counter()
     questions, refused = training_questions(cfg)
     if cfg.mode == "gold":
@@ -231,15 +242,17 @@ def run(cfg: SynthesisConfig, progress: bool = True) -> dict[str, Any]:
         summary.update(refused_eval=len(refused), refused_eval_ids=refused, wall_s=round(time.perf_counter() - t0, 1))
         (Path(cfg.out) / "metadata.json").write_text(json.dumps(summary, indent=2))
         return summary
+    if cfg.ray.enabled and sampler is None:
+        raise ConfigError("ray.enabled is set but no Ray sampler was given: run through "
+                          "setsel.distributed.stages.run_synthesis (as `setsel synthesize` and jobs.synthesize do), "
+                          "or set ray.enabled=false")
     done = finished_ids(cfg.out)
     pending = [c for c in questions if c.query.id not in done]
     if pending:
-        if cfg.use_ray:
-            from setsel.distributed.synthesize import run_ray
-
-            run_ray(cfg, pending)
-        else:
+        if sampler is None:
             run_local(cfg, pending, progress=progress)
+        else:
+            sampler(cfg, pending)
     summary = build(cfg, questions)
     summary["wall_s"] = round(time.perf_counter() - t0, 1)
     summary["resumed_skipped"] = len(done)

@@ -30,7 +30,7 @@ def label_batch(batch: list[Candidates], teacher: Any, max_tokens: int = 1024, m
 
 def build_teacher_examples(sampled: list[SampledSet], questions: list[Candidates]) -> list[Any]:
     """TrainExamples whose target is the teacher's full output (reasoning + selection)."""
-    from setsel.training.data import TrainExample
+    from setsel.types import TrainExample
 
     pools = {c.query.id: c for c in questions}
     out = []

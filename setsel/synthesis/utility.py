@@ -63,5 +63,12 @@ def answer_entropy(
 
 
 def entropy_change(h: float, h0: float) -> float:
-    """Eq. (7): ΔH = H_p − H_0 (negative = the set helps the generator)."""
-    return h - h0
+    """Eq. (7): ΔH = H_p − H_0 (negative = the set helps the generator); ``nan`` when
+    either is undefined (an empty answer).
+
+    >>> entropy_change(0.5, 2.0), entropy_change(float("nan"), 2.0) != entropy_change(0.5, 2.0)
+    (-1.5, True)
+    """
+    if not (math.isfinite(h) and math.isfinite(h0)):
+        return float("nan")
+    return float(h - h0)

@@ -4,7 +4,13 @@ Defaults follow DESIGN §8 / OptiSet §4.1: LoRA r=128, α=32, dropout 0.05 on a
 projections, lr 3e-5, one epoch, λ = 0.1, the set-list-wise loss.
 
 Example:
-    cfg = load_train_config("configs/train_setlist.yaml", ["optim.lr=1e-4", "scaling.num_workers=2"])
+    cfg = load_train_config("configs/train_setlist.yaml", ["optim.lr=1e-4", "ray.num_actors=2"])
+
+Ray settings have the one shape of every stage (``ray:``, :class:`setsel.config.RayConfig`):
+``ray.enabled`` (default on: Ray Train; off = train in this process, ``setsel train --local``),
+``ray.address``, ``ray.num_actors`` (Ray Train workers), ``ray.num_cpus_per_actor`` and
+``ray.num_gpus_per_actor`` (> 0: the workers train on GPUs). ``scaling:`` keeps only what is
+Ray Train's own: the strategy (DDP or DeepSpeed), its config file and the threads per worker.
 """
 
 from __future__ import annotations
@@ -13,7 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from setsel.config import ConfigError, load_config
+from setsel.config import ConfigError, RayConfig, load_config
+
+#: The training keys of before the one RayConfig shape (issue 20) → their ``ray:`` spelling.
+MOVED_KEYS = {"scaling.num_workers": "ray.num_actors", "scaling.use_gpu": "ray.num_gpus_per_actor",
+              "scaling.cpus_per_worker": "ray.num_cpus_per_actor"}
 
 
 @dataclass
@@ -60,21 +70,26 @@ class OptimSettings:
 
 @dataclass
 class ScalingSettings:
-    """Ray Train workers. ``strategy``: ``ddp`` (gloo on CPU, nccl on GPU) or ``deepspeed``."""
+    """How Ray Train's workers train (how many and on what: ``ray:``, :class:`~setsel.config.RayConfig`)."""
 
-    num_workers: int = 1
-    use_gpu: bool = False
     strategy: Literal["ddp", "deepspeed"] = "ddp"
+    """``ddp`` (gloo on CPU, nccl on GPU) or ``deepspeed`` (ZeRO, ``deepspeed_config``)."""
     deepspeed_config: str = "configs/deepspeed/zero2.json"
-    cpus_per_worker: float = 1.0
+    """DeepSpeed JSON (``"auto"`` fields filled in from ``optim``)."""
     threads_per_worker: int | None = None
+    """torch CPU threads per worker (and in a local run); ``None`` = torch's default."""
+
+
+def train_ray() -> RayConfig:
+    """Training's Ray defaults: Ray Train on, one worker of one CPU."""
+    return RayConfig(enabled=True, num_actors=1, num_cpus_per_actor=1.0)
 
 
 @dataclass
 class TrainConfig:
     """The whole training job. Paths are resolved against the current directory."""
 
-    model: str = "smollm2-135m"
+    model: str = "hf:smollm2-135m"
     loss: Literal["sft", "dpo", "setlist"] = "setlist"
     lam: float = 0.1
     beta: float = 0.1
@@ -94,14 +109,18 @@ class TrainConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     optim: OptimSettings = field(default_factory=OptimSettings)
     scaling: ScalingSettings = field(default_factory=ScalingSettings)
+    ray: RayConfig = field(default_factory=train_ray)
+
+    @property
+    def use_gpu(self) -> bool:
+        """Whether the workers train on GPUs (``ray.num_gpus_per_actor > 0``)."""
+        return self.ray.num_gpus_per_actor > 0
 
     def __post_init__(self) -> None:
         if self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be ≥ 1, got {self.checkpoint_every}")
         if self.optim.batch_size < 1 or self.optim.grad_accum < 1 or self.optim.epochs < 1:
             raise ValueError("optim.batch_size, optim.grad_accum and optim.epochs must be ≥ 1")
-        if self.scaling.num_workers < 1:
-            raise ValueError(f"scaling.num_workers must be ≥ 1, got {self.scaling.num_workers}")
         for name in ("limit", "max_copies"):
             if getattr(self.data, name) is not None and getattr(self.data, name) < 1:
                 raise ValueError(f"data.{name} must be ≥ 1 or null, got {getattr(self.data, name)}")
@@ -121,7 +140,7 @@ class TrainConfig:
             return self.precision
         from setsel.hardware import cpu_bf16_supported
 
-        return "bf16" if self.scaling.use_gpu or cpu_bf16_supported() else "fp32"
+        return "bf16" if self.use_gpu or cpu_bf16_supported() else "fp32"
 
     def resolved(self) -> "TrainConfig":
         """A copy with absolute paths and a run name (what the workers receive)."""
@@ -149,7 +168,14 @@ class TrainConfig:
 
 def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
     """Load and validate a training config (:class:`~setsel.config.ConfigError` on problems)."""
-    cfg = load_config(TrainConfig, path, overrides)
+    try:
+        cfg = load_config(TrainConfig, path, overrides)
+    except ConfigError as exc:
+        for old, new in MOVED_KEYS.items():
+            if f"unknown config key {old}" in str(exc) or f"'{old.split('.')[1]}'" in str(exc):
+                raise ConfigError(f"{exc}. {old} is now {new} (training's Ray settings are the one "
+                                  f"`ray:` shape of every stage)") from None
+        raise
     if not cfg.data.train:
         raise ConfigError("data.train is required: the TrainExample file (.jsonl or .parquet)")
     return cfg

@@ -23,68 +23,26 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from setsel.prompts.selection_format import SELECTION
 from setsel.text import DEFAULT_MAX_WORDS, fit_word_budget
-from setsel.types import Passage, SchemaError, _from_dict
+from setsel.types import TrainExample  # re-exported: setsel.training.data.TrainExample still works
 
 SET_CHOICES = ("all", "best", "best_worst")
 TARGET_CHOICES = ("selection", "teacher")
-SELECTION_HEADER = "### Final Selection:"
+SELECTION_HEADER = SELECTION.header
 
 
 def selection_target(ids: Sequence[int]) -> str:
-    """``[2, 1]`` → ``"### Final Selection: [2] [1]"`` (the OptiSet training target)."""
+    """``[2, 1]`` → ``"### Final Selection: [2] [1]"`` (the OptiSet training target,
+    :meth:`SelectionFormat.render <setsel.prompts.selection_format.SelectionFormat.render>`)."""
     if not ids:
         raise ValueError("a target set needs at least one passage id")
-    return SELECTION_HEADER + "".join(f" [{int(i)}]" for i in ids)
-
-
-@dataclass
-class TrainExample:
-    """One training question with its sampled sets (ids are 1-based positions in ``passages``)."""
-
-    query_id: str
-    question: str
-    passages: list[Passage]
-    sets: list[list[int]]
-    P: list[float] = field(default_factory=list)
-    teacher_output: str | None = None
-    answers: list[str] = field(default_factory=list)
-    permutation: list[int] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.query_id = str(self.query_id)
-        self.passages = [p if isinstance(p, Passage) else Passage.from_dict(p) for p in self.passages]
-        self.sets = [[int(i) for i in s] for s in self.sets]
-        self.P = [float(p) for p in self.P]
-        n = len(self.passages)
-        for s in self.sets:
-            if not s or any(i < 1 or i > n for i in s):
-                raise SchemaError(f"TrainExample {self.query_id}: set {s} must be non-empty ids in 1..{n}")
-        if self.P and len(self.P) != len(self.sets):
-            raise SchemaError(f"TrainExample {self.query_id}: {len(self.P)} P values for {len(self.sets)} sets")
-
-    @property
-    def best_index(self) -> int:
-        """Index of s* = argmax P (OptiSet Eq. 9); the first set when P is absent."""
-        return max(range(len(self.P)), key=lambda i: self.P[i]) if self.P else 0
-
-    @property
-    def worst_index(self) -> int:
-        return min(range(len(self.P)), key=lambda i: self.P[i]) if self.P else 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainExample":
-        return _from_dict(cls, data)
+    return SELECTION.render(ids)
 
 
 def read_examples(path: str | Path) -> list[TrainExample]:

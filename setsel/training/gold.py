@@ -19,7 +19,7 @@ import json
 import random
 from pathlib import Path
 
-from setsel.training.data import TrainExample
+from setsel.types import TrainExample
 from setsel.types import Passage
 
 PROXY_P = {"gold": 0.9, "one_gold": 0.6, "gold_plus_distractor": -0.6, "distractors": -0.9}

@@ -55,7 +55,7 @@ class HeadTrainConfig:
     """Use at most this many training questions (the first ones, before the split); ``None`` = all."""
     out: str = "runs/llm_head"
     """Output folder: the model (adapter, head, ``setsel_head.json``), ``metrics.jsonl``, the curve."""
-    base_model: str = "smollm2-135m"
+    base_model: str = "hf:smollm2-135m"
     """Base causal LM (a model reference: embedded name, ``.gguf`` or HF folder)."""
     keep_layers: int | None = 20
     """Use only the first this many decoder layers (``None`` = all): speed (see ``truncate_layers``)."""
@@ -299,16 +299,23 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
     model.save(out)
     _plot(metrics_path, out / "train_loss.png")
     ckpt.unlink(missing_ok=True)
-    log.info("threshold %.4f, at least %d (mean set F1 %.4f on %d held-out questions); wrote %s",
-             model.meta["threshold"], model.meta["min_passages"], model.meta["tuned_set_f1"], len(dev_q), out)
+    log.info("rule %s (threshold %.4f / temperature %.2f), at least %d (mean set F1 %.4f on %d held-out "
+             "questions); wrote %s", model.meta["rule"], model.meta["threshold"], model.meta["temperature"],
+             model.meta["min_passages"], model.meta["tuned_set_f1"], len(dev_q), out)
     return model.meta
 
 
 def tune(model: Any, dev_q: list[Any], cfg: HeadTrainConfig) -> dict[str, Any]:
     """The selection rule for ``model``, tuned on the held-out training questions ``dev_q`` (each
-    pool in its seeded order ``"<seed>:dev:<id>"``): the threshold and the floor
-    (``min_passages`` ∈ {1, 2, 3}) that maximise mean set F1 with at most ``cfg.max_passages``
-    (:func:`~setsel.training.cross_encoder.tune_threshold_and_floor`)."""
+    pool in its seeded order ``"<seed>:dev:<id>"``), at most ``cfg.max_passages``:
+
+    - ``threshold``: the threshold and floor (``min_passages`` ∈ {1, 2, 3}) that maximise mean
+      set F1 (:func:`~setsel.training.cross_encoder.tune_threshold_and_floor`);
+    - ``expected_f1``: the calibration temperature and floor (∈ {1, 2}) that maximise it
+      (:func:`~setsel.selection.rules.tune_expected_f1`).
+
+    The rule with the higher held-out F1 wins (``threshold`` on a tie); both results are recorded."""
+    from setsel.selection.rules import tune_expected_f1
     from setsel.training.cross_encoder import tune_threshold_and_floor
 
     model.eval()
@@ -319,8 +326,16 @@ def tune(model: Any, dev_q: list[Any], cfg: HeadTrainConfig) -> dict[str, Any]:
         gold.append({i for i, y in enumerate(labels) if y})
     scores = model.logits(pools)
     threshold, floor, f1 = tune_threshold_and_floor(scores, gold, cfg.max_passages)
-    return {"threshold": round(threshold, 6), "min_passages": floor, "tuned_on": len(dev_q),
-            "tuned_set_f1": round(f1, 6), "tuned_question_ids": [c.query.id for c in dev_q]}
+    temperature, e_floor, e_f1 = tune_expected_f1(scores, gold, cfg.max_passages)
+    use_ef1 = e_f1 > f1 + 1e-12
+    return {"rule": "expected_f1" if use_ef1 else "threshold", "threshold": round(threshold, 6),
+            "temperature": temperature, "min_passages": e_floor if use_ef1 else floor, "tuned_on": len(dev_q),
+            "tuned_set_f1": round(max(f1, e_f1), 6),
+            "tuned_rules": {"threshold": {"threshold": round(threshold, 6), "min_passages": floor,
+                                          "set_f1": round(f1, 6)},
+                            "expected_f1": {"temperature": temperature, "min_passages": e_floor,
+                                            "set_f1": round(e_f1, 6)}},
+            "tuned_question_ids": [c.query.id for c in dev_q]}
 
 
 def retune(folder: str | Path, cfg: HeadTrainConfig) -> dict[str, Any]:
@@ -342,8 +357,9 @@ def retune(folder: str | Path, cfg: HeadTrainConfig) -> dict[str, Any]:
         raise ValueError(f"{folder} was tuned on other held-out questions than {cfg.data} gives now")
     meta.update(rule)
     (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    log.info("retuned %s: threshold %.4f, at least %d (mean set F1 %.4f on %d held-out questions)", folder,
-             rule["threshold"], rule["min_passages"], rule["tuned_set_f1"], len(dev_q))
+    log.info("retuned %s: rule %s (threshold %.4f / temperature %.2f), at least %d (mean set F1 %.4f on %d "
+             "held-out questions)", folder, rule["rule"], rule["threshold"], rule["temperature"], rule["min_passages"],
+             rule["tuned_set_f1"], len(dev_q))
     return meta
 
 

@@ -6,10 +6,10 @@ loads and vLLM serves through ``LoRARequest(name, id, dir)``; a merged model fol
 (``config.json`` + safetensors + tokenizer) that any engine loads as a base model.
 
 Example:
-    tok, model = load_for_training("smollm2-135m", LoraSettings(r=8), dtype="fp32")
+    tok, model = load_for_training("hf:smollm2-135m", LoraSettings(r=8), dtype="fp32")
     ...train...
     model.save_pretrained("runs/x/adapter")
-    merge_adapter("smollm2-135m", "runs/x/adapter", "runs/x/merged")
+    merge_adapter("hf:smollm2-135m", "runs/x/adapter", "runs/x/merged")
 """
 
 from __future__ import annotations
@@ -21,10 +21,16 @@ from setsel.training.config import LoraSettings
 
 
 def resolve_base(model: str) -> str:
-    """A model reference (``smollm2-135m``, a ``.gguf``, a folder) → a local HF folder."""
+    """A model reference → a local HF folder: the same ids as the engines (``hf:smollm2-135m``,
+    ``hf:<folder|.gguf>``; the bare form without ``hf:`` is accepted too). Training runs in
+    transformers, so ``vllm:`` / ``openai:`` ids are refused with a clear error."""
+    from setsel.config import ConfigError
     from setsel.engines.models import resolve_model
 
-    return str(resolve_model(model))
+    scheme, sep, rest = str(model).partition(":")
+    if sep and scheme in ("vllm", "openai"):
+        raise ConfigError(f"training needs a local model (hf:<name|folder|.gguf>), got {model!r}")
+    return str(resolve_model(rest if sep and scheme == "hf" else model))
 
 
 def _torch_dtype(dtype: str):

@@ -67,9 +67,10 @@ def run_local(cfg: TrainConfig) -> dict[str, Any]:
     from setsel.training.trainer import LocalSession, train_worker
 
     cfg = cfg.resolved()
-    if cfg.scaling.num_workers != 1 or cfg.scaling.strategy == "deepspeed":
-        raise ConfigError(f"a local run is one worker without DeepSpeed (scaling.num_workers="
-                          f"{cfg.scaling.num_workers}, strategy={cfg.scaling.strategy}): use Ray Train (no --local)")
+    if cfg.ray.num_actors != 1 or cfg.scaling.strategy == "deepspeed":
+        raise ConfigError(f"a local run is one worker without DeepSpeed (ray.num_actors="
+                          f"{cfg.ray.num_actors}, scaling.strategy={cfg.scaling.strategy}): use Ray Train "
+                          "(ray.enabled=true, no --local)")
     if cfg.scaling.threads_per_worker:
         torch.set_num_threads(cfg.scaling.threads_per_worker)
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,7 @@ class LocalSession:
     def __init__(self, cfg: TrainConfig):
         import torch
 
-        self.device = "cuda" if cfg.scaling.use_gpu and torch.cuda.is_available() else "cpu"
+        self.device = "cuda" if cfg.use_gpu and torch.cuda.is_available() else "cpu"
         self.root = Path(cfg.output_dir) / "checkpoints"
         self.keep = cfg.keep_checkpoints
         self.resume_from = cfg.resume_from
@@ -128,7 +128,7 @@ def _deepspeed_config(cfg: TrainConfig) -> dict[str, Any]:
     fill = {
         "train_micro_batch_size_per_gpu": cfg.optim.batch_size,
         "gradient_accumulation_steps": cfg.optim.grad_accum,
-        "train_batch_size": cfg.optim.batch_size * cfg.optim.grad_accum * cfg.scaling.num_workers,
+        "train_batch_size": cfg.optim.batch_size * cfg.optim.grad_accum * cfg.ray.num_actors,
         "gradient_clipping": cfg.optim.max_grad_norm,
     }
     for key, value in fill.items():

@@ -215,14 +215,14 @@ def test_paper_configs_carry_the_paper_recipe():
     syn = load_config(SynthesisConfig, CONFIGS / "synthesize_paper.yaml")
     assert syn.selector == f"vllm:{llama}" and syn.generator in (None, syn.selector)
     assert (syn.esr.k, syn.esr.temperature, syn.m, syn.copies) == (10, 1.0, 5, 3)
-    assert syn.num_gpus_per_actor == 1 and syn.use_ray
+    assert syn.ray.num_gpus_per_actor == 1 and syn.ray.enabled
     assert sum(d.limit or 0 for d in syn.datasets) == 20_000
 
     train = load_train_config(CONFIGS / "train_paper.yaml")
     assert train.model == llama and train.loss == "setlist" and train.lam == 0.1
     assert (train.lora.r, train.lora.alpha, train.lora.dropout, train.lora.target_modules) == (128, 32, 0.05, ["all-linear"])
     assert (train.optim.lr, train.optim.epochs) == (3e-5, 1)
-    assert (train.scaling.num_workers, train.scaling.use_gpu, train.scaling.strategy) == (8, True, "deepspeed")
+    assert (train.ray.num_actors, train.use_gpu, train.scaling.strategy) == (8, True, "deepspeed")
     assert json.loads((REPO / train.scaling.deepspeed_config).read_text())["zero_optimization"]["stage"] == 2
     assert train.data.train == str(Path(syn.out) / "train.parquet"), "training reads what synthesis writes"
     assert train.data.max_sets == syn.m
@@ -268,10 +268,10 @@ def test_ray_up_gpu_worker_fits_the_paper_jobs():
     node = max((t["resources"] for t in cfg["available_node_types"].values()), key=lambda r: r.get("GPU", 0))
     syn = load_config(SynthesisConfig, CONFIGS / "synthesize_paper.yaml")
     train = load_train_config(CONFIGS / "train_paper.yaml")
-    assert syn.num_actors * syn.num_gpus_per_actor <= node["GPU"]
-    assert syn.num_actors * syn.num_cpus_per_actor <= node["CPU"]
-    assert train.scaling.num_workers <= node["GPU"], "one Ray Train worker per GPU on one node"
-    assert train.scaling.num_workers * train.scaling.cpus_per_worker <= node["CPU"]
+    assert syn.ray.num_actors * syn.ray.num_gpus_per_actor <= node["GPU"]
+    assert syn.ray.num_actors * syn.ray.num_cpus_per_actor <= node["CPU"]
+    assert train.ray.num_actors <= node["GPU"], "one Ray Train worker per GPU on one node"
+    assert train.ray.num_actors * train.ray.num_cpus_per_actor <= node["CPU"]
     for name in ("index_paper.yaml", "retrieve_paper.yaml"):
         ray_cfg = _load_job_config(CONFIGS / name).ray
         assert ray_cfg.num_actors * ray_cfg.num_gpus_per_actor <= node["GPU"], name
@@ -325,12 +325,12 @@ def test_rayjob_entrypoints_run_existing_jobs_on_configs_that_load_and_fit():
         cfg = _load_job_config(config_path)
         pod_gpu, pod_cpu, all_gpu, all_cpu = _worker_capacity(doc["spec"]["rayClusterSpec"])
         if isinstance(cfg, SynthesisConfig):
-            assert cfg.num_actors * cfg.num_gpus_per_actor <= all_gpu, name
-            assert cfg.num_actors * cfg.num_cpus_per_actor <= all_cpu, name
+            assert cfg.ray.num_actors * cfg.ray.num_gpus_per_actor <= all_gpu, name
+            assert cfg.ray.num_actors * cfg.ray.num_cpus_per_actor <= all_cpu, name
         elif isinstance(cfg, TrainConfig):
-            gpus = cfg.scaling.num_workers if cfg.scaling.use_gpu else 0
+            gpus = cfg.ray.num_actors if cfg.use_gpu else 0
             assert gpus <= all_gpu, name
-            assert cfg.scaling.num_workers * cfg.scaling.cpus_per_worker + 1 <= all_cpu, name
+            assert cfg.ray.num_actors * cfg.ray.num_cpus_per_actor + 1 <= all_cpu, name
         jobs[m["job"]] = m["config"]
         assert doc["spec"]["shutdownAfterJobFinishes"] is True, f"{name}: an ephemeral cluster"
     assert jobs == {"synthesize": "configs/synthesize_paper.yaml", "train": "configs/train_paper.yaml"}
@@ -339,7 +339,7 @@ def test_rayjob_entrypoints_run_existing_jobs_on_configs_that_load_and_fit():
 def test_rayservice_serve_config_builds_the_app_and_equals_serve_paper():
     import importlib
 
-    from setsel.config import _build
+    from setsel.config import build_config
     from setsel.distributed.serve_schema import ServeAppConfig
 
     doc = next(d for d in _manifests().values() if d["kind"] == "RayService")
@@ -350,7 +350,7 @@ def test_rayservice_serve_config_builds_the_app_and_equals_serve_paper():
     module, attr = app["import_path"].split(":")
     assert callable(getattr(importlib.import_module(module), attr))
     assert "working_dir" not in app.get("runtime_env", {}), "Serve's REST API takes only remote working_dir URIs"
-    cfg = _build(ServeAppConfig, app["args"])  # unknown keys raise here, as build_app would
+    cfg = build_config(ServeAppConfig, app["args"])  # unknown keys raise here, as build_app would
     assert cfg.model.startswith("vllm:")
     assert app["args"] == paper_app["args"] and app["deployments"] == paper_app["deployments"]
     assert app["import_path"] == paper_app["import_path"]

@@ -183,3 +183,33 @@ def test_dump_and_reload(tmp_path):
     assert load_config(Job, path) == cfg
     assert config_to_dict(cfg)["engine"] == {"model": "hf:smollm2-135m", "batch_size": 2,
                                              "sampling": {"temperature": 0.0, "top_p": 1.0}}
+
+
+def test_every_ray_stage_has_the_same_ray_block():
+    """Issue 20: one RayConfig shape for index, retrieve, synthesize and eval."""
+    import dataclasses
+    import typing
+
+    from setsel.config import ConfigError, RayConfig, build_config
+    from setsel.evaluation.job import EvalJobConfig
+    from setsel.retrieval.job import IndexJobConfig, RetrieveJobConfig
+    from setsel.synthesis.job import SynthesisConfig
+
+    for cls in (IndexJobConfig, RetrieveJobConfig, SynthesisConfig, EvalJobConfig):
+        assert typing.get_type_hints(cls)["ray"] is RayConfig, cls.__name__
+    assert [f.name for f in dataclasses.fields(RayConfig)] == [
+        "enabled", "address", "num_actors", "num_cpus_per_actor", "num_gpus_per_actor"]
+    assert SynthesisConfig().ray.enabled and not EvalJobConfig().ray.enabled and EvalJobConfig().ray.num_actors == 2
+    with pytest.raises(ConfigError, match="ray.num_actors must be an int ≥ 1"):
+        build_config(EvalJobConfig, {"ray": {"num_actors": 0}})
+    with pytest.raises(ConfigError, match="unknown config key"):
+        build_config(SynthesisConfig, {"use_ray": False})  # the old flat field is gone, not silently ignored
+
+
+def test_eval_refuses_ray_without_the_entry_layer(tmp_path):
+    from setsel.config import ConfigError, RayConfig
+    from setsel.evaluation.job import EvalJobConfig, run_eval
+
+    cfg = EvalJobConfig(dataset="demo", out=str(tmp_path / "o"), ray=RayConfig(enabled=True))
+    with pytest.raises(ConfigError, match="setsel.distributed.stages.run_eval"):
+        run_eval(cfg)

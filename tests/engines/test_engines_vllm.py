@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from setsel.types import GenerationParams, RegexConstraint, SelectionConstraint
 
@@ -76,6 +77,20 @@ def test_registry_gives_vllm_engine(engine):
     assert isinstance(engine, VLLMEngine)
     assert engine.max_context == 4096
     assert Path(engine.model_path, "model.safetensors").is_file()
+    # an explicit dtype is used as given, with the fp32 cached copy of the embedded model
+    assert engine.dtype == "float32" and not engine.model_path.endswith(("-bf16", "-fp16"))
+    assert engine.llm.llm_engine.model_config.dtype == torch.float32
+
+
+def test_vllm_model_is_the_cached_copy_in_the_engine_dtype():
+    """Runs in every environment (no vLLM needed): the embedded model resolves to the cached
+    safetensors folder of the dtype the engine resolved (bf16 = half the bytes)."""
+    from setsel.engines.vllm import resolve_vllm_model
+
+    bf16 = resolve_vllm_model(MODEL, "bfloat16")
+    fp32 = resolve_vllm_model(MODEL, "float32")
+    assert bf16.endswith("-bf16") and bf16 == fp32 + "-bf16"
+    assert Path(bf16, "model.safetensors").stat().st_size < 0.6 * Path(fp32, "model.safetensors").stat().st_size
 
 
 @pytest.mark.vllm

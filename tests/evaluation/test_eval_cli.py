@@ -76,3 +76,40 @@ def test_ray_job_matches_local_run(ray_local, data_dir, tmp_path, monkeypatch):
     keys = [json.loads(line)["key"] for line in journal.read_text().splitlines()[1:]]
     assert len(keys) == len(set(keys)) == 40
     assert [r.selected_ids for r in again.rows] == [r.selected_ids for r in local_result.rows]
+
+
+def _eval_args(*argv):
+    import argparse
+
+    from setsel.commands import eval as eval_cmd
+
+    parser = argparse.ArgumentParser()
+    eval_cmd.add_arguments(parser)
+    return eval_cmd.build_eval_config(parser.parse_args(list(argv)))
+
+
+def test_eval_config_file_set_and_flags_in_that_order(tmp_path):
+    cfg_file = tmp_path / "eval.yaml"
+    cfg_file.write_text("dataset: musique\nmethod: topk\nk: 5\nbatch_size: 4\nselector_options: {fallback: empty}\n"
+                        "ray: {num_actors: 3}\nout: runs/from_file\n")
+    cfg = _eval_args("--config", str(cfg_file), "--set", "k=4", "--set", "limit=7", "--k", "3",
+                     "--option", "max_words=50", "--no-progress")
+    assert (cfg.dataset, cfg.method, cfg.k, cfg.limit, cfg.batch_size, cfg.out) == ("musique", "topk", 3, 7, 4,
+                                                                                     "runs/from_file")
+    assert cfg.selector_options == {"fallback": "empty", "max_words": 50} and cfg.ray.num_actors == 3
+    assert cfg.progress is False and cfg.generate is False and cfg.overwrite is False
+    # the repository's own configs/eval.yaml (the Ray job's file) loads the same way
+    shipped = _eval_args("--config", str(REPO / "configs" / "eval.yaml"), "--set", "method=llm_head")
+    assert shipped.method == "llm_head" and shipped.dataset == "hotpotqa-ircot"
+
+
+def test_eval_without_config_names_the_missing_flags(tmp_path, capsys):
+    assert main(["eval", "--method", "topk"]) == 2
+    assert "required without --config: --dataset, --out" in capsys.readouterr().err
+
+
+def test_eval_runs_from_the_shipped_config(tmp_path, data_dir, capsys):
+    out = tmp_path / "run"
+    assert main(["eval", "--config", str(REPO / "configs" / "eval.yaml"), "--set", "limit=5",
+                 "--data", str(data_dir / "hotpotqa_ircot500/dev.jsonl"), "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["n_queries"] == 5

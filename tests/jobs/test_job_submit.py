@@ -38,7 +38,7 @@ def test_synthesize_job_on_ray_data_actors(ray_head, tiny_llm, tmp_path):
         "--set", f"out={out}", "--set", f"selector=hf:{tiny_llm}",
         "--set", "datasets=[{name: demo, limit: 3}]",
         "--set", "esr={k: 2, max_words: 30, expand_tokens: 16, select_tokens: 16, max_subqueries: 1}",
-        "--set", "batch_size=1", "--set", "num_actors=2", "--set", "min_spread=0.0",
+        "--set", "batch_size=1", "--set", "ray.num_actors=2", "--set", "min_spread=0.0",
         "--set", "engine_options={batch_size: 4}",
     )
     result = ray_head.submit_job(cmd, timeout=600)

@@ -48,9 +48,31 @@ def test_exit_codes_on_bad_input(tmp_path, capsys):
     assert "bad.jsonl:2" in capsys.readouterr().err
     assert main(["retrieve", "--index", str(tmp_path / "nope"), "--out", str(tmp_path / "c.parquet")]) == 2
     assert "no such index directory" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:
-        main(["index", "--out", str(tmp_path / "i")])           # neither --corpus nor --dataset
-    assert exc.value.code == 2
+    assert main(["index", "--out", str(tmp_path / "i")]) == 2   # neither --corpus nor --dataset
+    assert "give exactly one of corpus" in capsys.readouterr().err
+    assert main(["retrieve", "--out", str(tmp_path / "c.parquet")]) == 2
+    assert "required without --config: --index" in capsys.readouterr().err
+
+
+def test_index_and_retrieve_read_the_jobs_config_files(tmp_path):
+    """The CLI reads the same files as jobs.index / jobs.retrieve: file < --set < flags."""
+    import argparse
+
+    from setsel.commands import config_from_args, index, retrieve
+    from setsel.retrieval.job import IndexJobConfig, RetrieveJobConfig
+
+    repo = Path(__file__).resolve().parents[2]
+    p = argparse.ArgumentParser()
+    index.add_arguments(p)
+    args = p.parse_args(["--config", str(repo / "configs" / "index.yaml"), "--set", "ray.enabled=false",
+                         "--set", "shard_size=128", "--shard-size", "256", "--out", str(tmp_path / "i")])
+    cfg = config_from_args(IndexJobConfig, args, {"shard_size": args.shard_size, "out": args.out, "ray": {}})
+    assert (cfg.shard_size, cfg.out, cfg.ray.enabled) == (256, str(tmp_path / "i"), False)
+    p = argparse.ArgumentParser()
+    retrieve.add_arguments(p)
+    args = p.parse_args(["--config", str(repo / "configs" / "retrieve.yaml"), "--set", "k=50"])
+    cfg = config_from_args(RetrieveJobConfig, args, {"k": args.k})
+    assert cfg.k == 50 and cfg.ray.enabled  # the job file turns Ray on; --set ray.enabled=false turns it off
 
 
 @pytest.mark.slow

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.slow
 
 def test_ray_index_and_retrieve_match_the_local_paths(tmp_path, ray_local, demo_corpus):
     from setsel.retrieval.corpus import read_queries
-    from setsel.retrieval.job import IndexJobConfig, RayRetrievalConfig, RetrieveJobConfig, run_index, run_retrieve
+    from setsel.distributed.stages import run_index, run_retrieve
+    from setsel.retrieval.job import IndexJobConfig, RayRetrievalConfig, RetrieveJobConfig
     from setsel.retrieval.index import load_index
     from setsel.io import read_candidates
 
@@ -34,3 +35,18 @@ def test_ray_index_and_retrieve_match_the_local_paths(tmp_path, ray_local, demo_
     got, want = read_candidates(tmp_path / "ray.parquet"), read_candidates(tmp_path / "local.parquet")
     assert [c.query.id for c in got] == [q.id for q in read_queries(queries)]
     assert [c.ids for c in got] == [c.ids for c in want]
+
+
+def test_domain_functions_refuse_ray_configs_without_a_runner(tmp_path, demo_corpus):
+    """The local-or-Ray choice is made at the entry (setsel.distributed.stages): called
+    directly with ray.enabled and no runner, the domain functions refuse instead of silently
+    running in this process — and start no Ray."""
+    from setsel.config import ConfigError
+    from setsel.retrieval.job import IndexJobConfig, RayRetrievalConfig, RetrieveJobConfig, run_index, run_retrieve
+
+    ray_cfg = RayRetrievalConfig(enabled=True)
+    with pytest.raises(ConfigError, match="setsel.distributed.stages.run_index"):
+        run_index(IndexJobConfig(corpus=str(demo_corpus / "corpus.parquet"), out=str(tmp_path / "i"), ray=ray_cfg))
+    with pytest.raises(ConfigError, match="setsel.distributed.stages.run_retrieve"):
+        run_retrieve(RetrieveJobConfig(index=str(tmp_path / "i"), out=str(tmp_path / "c.parquet"), ray=ray_cfg))
+    assert not (tmp_path / "i").exists()

@@ -35,20 +35,20 @@ def server(ray_local, tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("serve_index") / "demo-bm25"  # /v1/search retrieves from it
     run_index(IndexJobConfig(dataset="demo", out=str(index_dir), retriever="bm25", progress=False))
 
-    from setsel.config import _build
+    from setsel.config import build_config
     from setsel.distributed.serve import SelectorDeployment
     from setsel.distributed.serve_schema import ServeAppConfig
 
     port = _free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    open_cfg = _build(ServeAppConfig, {"model": "hf:smollm2-135m", "method": "topk", "variant": None,
+    open_cfg = build_config(ServeAppConfig, {"model": "hf:smollm2-135m", "method": "topk", "variant": None,
                                        "allowed_methods": ["setr", "topk", "llm_head"],
                                        "selector_options": {}, "limits": {"max_passages": 30},
                                        "index": str(index_dir)})
     small = {"num_cpus": 0.25}
-    locked_cfg = _build(ServeAppConfig, {"method": "topk", "variant": None, "allowed_methods": ["topk"],
+    locked_cfg = build_config(ServeAppConfig, {"method": "topk", "variant": None, "allowed_methods": ["topk"],
                                          "selector_options": {"k": 2}, "api_key_env": "SETSEL_TEST_KEY"})
-    broken_cfg = _build(ServeAppConfig, {"model": "openai:nothing@http://127.0.0.1:9/v1", "method": "setr",
+    broken_cfg = build_config(ServeAppConfig, {"model": "openai:nothing@http://127.0.0.1:9/v1", "method": "setr",
                                          "variant": "selection_only", "allowed_methods": ["setr"],
                                          "engine_options": {"max_retries": 0, "timeout": 2.0}})
     serve.run(SelectorDeployment.options(name="Open", ray_actor_options=small).bind(open_cfg), name="open", route_prefix="/")

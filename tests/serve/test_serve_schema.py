@@ -2,7 +2,7 @@
 
 import pytest
 
-from setsel.config import ConfigError, _build
+from setsel.config import ConfigError, build_config
 from setsel.distributed.serve_schema import (
     LimitError,
     Limits,
@@ -58,8 +58,8 @@ def test_search_k_limit():
 
 def test_app_config_unknown_key_names_it():
     with pytest.raises(ConfigError, match="limits.max_passagez"):
-        _build(ServeAppConfig, {"limits": {"max_passagez": 3}})
-    cfg = _build(ServeAppConfig, {"batching": {"max_batch_size": 1}, "model": "hf:x"})
+        build_config(ServeAppConfig, {"limits": {"max_passagez": 3}})
+    cfg = build_config(ServeAppConfig, {"batching": {"max_batch_size": 1}, "model": "hf:x"})
     assert cfg.batching.max_batch_size == 1 and cfg.limits.max_passages == 100
 
 

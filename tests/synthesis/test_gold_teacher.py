@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from setsel.config import _build
+from setsel.config import build_config
 from setsel.synthesis.gold import (NO_GOLD, NO_PASSAGES, alternative_sets, exclude_questions, gold_examples,
                                    hash_seed, normalise_question, set_preference)
 from setsel.synthesis.sets import unpermute_ids
@@ -171,7 +171,7 @@ def _hotpot_row(qid: str, question: str) -> dict:
 def test_job_refuses_evaluation_questions(tmp_path, data_dir, monkeypatch):
     from setsel.io import read_records
     from setsel.synthesis.job import SynthesisConfig, run
-    from setsel.training.data import TrainExample
+    from setsel.types import TrainExample
 
     monkeypatch.setenv("SETSEL_DATA_DIR", str(data_dir))
     with (data_dir / "hotpotqa_ircot500" / "dev.jsonl").open(encoding="utf-8") as fh:
@@ -181,7 +181,7 @@ def test_job_refuses_evaluation_questions(tmp_path, data_dir, monkeypatch):
     train = tmp_path / "train.jsonl"
     train.write_text("\n".join(json.dumps(r) for r in (_hotpot_row("copied", copied),
                                                        _hotpot_row("fresh", "Is Beta related to Alpha at all?"))))
-    cfg = _build(SynthesisConfig, {"out": str(tmp_path / "out"), "mode": "gold", "permutations": 3, "use_ray": False,
+    cfg = build_config(SynthesisConfig, {"out": str(tmp_path / "out"), "mode": "gold", "permutations": 3, "ray": {"enabled": False},
                                    "datasets": [{"name": "hotpotqa", "path": str(train)}],
                                    "exclude_eval": [{"name": "hotpotqa-ircot"}]})
     summary = run(cfg, progress=False)

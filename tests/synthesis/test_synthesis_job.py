@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from setsel.config import ConfigError
 from setsel.io import iter_records, read_records
 from setsel.synthesis.job import SynthesisConfig, finished_ids, run
 from setsel.types import SampledSet
@@ -20,13 +21,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _cfg(tmp_path, tiny_lm, **kw):
-    from setsel.config import _build
+    from setsel.config import build_config
 
     data = {"out": str(tmp_path / "synth"), "selector": f"hf:{tiny_lm}", "datasets": [{"name": "demo", "limit": 4}],
             "esr": {"k": 3, "max_words": 30, "expand_tokens": 24, "select_tokens": 16, "max_subqueries": 2},
-            "batch_size": 3, "use_ray": False, "min_spread": 0.0}
+            "batch_size": 3, "ray": {"enabled": False}, "min_spread": 0.0}
     data.update(kw)
-    return _build(SynthesisConfig, data)
+    return build_config(SynthesisConfig, data)
 
 
 def _all_sets(out):
@@ -67,7 +68,7 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, tiny_lm):
     cfg_path = tmp_path / "synth.yaml"
     out = tmp_path / "synth"
     cfg_path.write_text(
-        f"out: {out}\nselector: hf:{tiny_lm}\ndatasets: [{{name: demo, limit: 6}}]\nuse_ray: false\nbatch_size: 2\n"
+        f"out: {out}\nselector: hf:{tiny_lm}\ndatasets: [{{name: demo, limit: 6}}]\nray: {{enabled: false}}\nbatch_size: 2\n"
         "min_spread: 0.0\nesr: {k: 2, max_words: 30, expand_tokens: 24, select_tokens: 16, max_subqueries: 2}\n"
     )
     cmd = [sys.executable, "-m", "jobs.synthesize", "--config", str(cfg_path)]
@@ -97,10 +98,14 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path, tiny_lm):
 
 @pytest.mark.timeout(900)
 def test_ray_data_actors(tmp_path, tiny_lm, ray_local):
-    cfg = _cfg(tmp_path, tiny_lm, use_ray=True, num_actors=2, batch_size=1,
+    from setsel.distributed.stages import run_synthesis
+
+    cfg = _cfg(tmp_path, tiny_lm, ray={"enabled": True, "num_actors": 2}, batch_size=1,
                esr={"k": 2, "max_words": 30, "expand_tokens": 16, "select_tokens": 16, "max_subqueries": 1})
-    summary = run(cfg, progress=False)
+    with pytest.raises(ConfigError, match="setsel.distributed.stages.run_synthesis"):
+        run(cfg, progress=False)  # the domain function never picks Ray itself
+    summary = run_synthesis(cfg, progress=False)
     assert summary["n_questions_sampled"] == 4
     keys = [(s.query_id, s.sample) for s in _all_sets(cfg.out)]
     assert len(keys) == len(set(keys)) == 8
-    assert read_records(Path(cfg.out) / "train.parquet", __import__("setsel.training.data", fromlist=["TrainExample"]).TrainExample)
+    assert read_records(Path(cfg.out) / "train.parquet", __import__("setsel.types", fromlist=["TrainExample"]).TrainExample)

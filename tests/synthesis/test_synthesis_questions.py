@@ -1,12 +1,12 @@
 """Which questions a synthesis run samples: ids that collide across datasets are kept, duplicates are not."""
 
-from setsel.config import _build
+from setsel.config import build_config
 from setsel.datasets import load_dataset
 from setsel.synthesis.job import SynthesisConfig, load_questions, source_label
 
 
 def _questions(specs):
-    return load_questions(_build(SynthesisConfig, {"datasets": specs, "use_ray": False}))
+    return load_questions(build_config(SynthesisConfig, {"datasets": specs, "ray": {"enabled": False}}))
 
 
 def test_row_numbered_ids_from_two_datasets_are_all_kept(data_dir, monkeypatch):
@@ -29,7 +29,7 @@ def test_row_numbered_ids_from_two_datasets_are_all_kept(data_dir, monkeypatch):
         if c.query.id in shared and c.query.answers:
             assert by_id[f"openret/2wiki:{c.query.id}"].query.question == c.query.question
             assert by_id[c.query.id].query.question != c.query.question
-    assert source_label(_build(SynthesisConfig, {"datasets": specs}).datasets[1]) == "openret/2wiki"
+    assert source_label(build_config(SynthesisConfig, {"datasets": specs}).datasets[1]) == "openret/2wiki"
 
 
 def test_the_same_dataset_twice_adds_nothing(data_dir, monkeypatch):

@@ -43,7 +43,7 @@ def test_config_file_and_validation():
     from setsel.config import ConfigError, load_config
 
     cfg = load_config(HeadTrainConfig, REPO / "configs" / "train_head.yaml")
-    assert (cfg.keep_layers, cfg.lora_layers, cfg.max_words, cfg.out) == (20, 10, 40, "runs/llm_head")
+    assert (cfg.keep_layers, cfg.lora_layers, cfg.max_words, cfg.out) == (20, 10, 64, "runs/llm_head")
     with pytest.raises(ConfigError, match="lora_layers"):
         load_config(HeadTrainConfig, None, ["keep_layers=4", "lora_layers=8"])
     with pytest.raises(ConfigError, match="dev_fraction"):
@@ -81,6 +81,9 @@ def test_trains_tunes_and_selects_through_the_selector(tiny_llama_dir, data_dir,
     assert [r["step"] for r in rows] == list(range(1, 11)) and all(r["loss"] > 0 for r in rows)
     saved = json.loads((out / META_FILE).read_text())
     assert saved["threshold"] == meta["threshold"] and saved["layout_version"] == 1 and saved["max_words"] == 20
+    # both rules were tuned on the held-out questions; the better one is recorded as the rule
+    rules = saved["tuned_rules"]
+    assert saved["rule"] in rules and saved["tuned_set_f1"] == max(r["set_f1"] for r in rules.values())
 
     dev = load_dataset("hotpotqa-ircot", limit=3)
     sel = get_selector("llm_head", model=str(out), dtype="fp32")

@@ -40,7 +40,7 @@ def test_config_defaults_follow_the_design():
     # precision: auto — bf16 mixed precision where the CPU has bf16 instructions, fp32 elsewhere
     assert cfg.precision == "auto" and cfg.resolved_precision == ("bf16" if cpu_bf16_supported() else "fp32")
     assert load_train_config(REPO / "configs" / "train_setlist.yaml", ["precision=fp32"]).resolved_precision == "fp32"
-    assert load_train_config(REPO / "configs" / "train_setlist.yaml", ["scaling.use_gpu=true"]).resolved_precision == "bf16"
+    assert load_train_config(REPO / "configs" / "train_setlist.yaml", ["ray.num_gpus_per_actor=1"]).resolved_precision == "bf16"
     assert load_train_config(REPO / "configs" / "train_dpo.yaml").loss == "dpo"
     assert load_train_config(REPO / "configs" / "train_sft.yaml").loss == "sft"
 
@@ -56,3 +56,26 @@ def test_config_rejects_inconsistent_settings():
         load_train_config(REPO / "configs" / "train_setlist.yaml", ["loss=ranknet"])
     with pytest.raises(ConfigError, match="data.max_copies must be ≥ 1"):
         load_train_config(REPO / "configs" / "train_setlist.yaml", ["data.max_copies=0"])
+
+
+def test_training_ray_settings_are_the_one_ray_shape(tmp_path):
+    """Training reads the same ``ray:`` block as every stage (issue 20): workers, CPUs, GPUs and the
+    local-or-Ray switch; the old ``scaling.*`` keys fail with their new spelling named."""
+    from setsel.config import RayConfig
+
+    cfg = load_train_config(REPO / "configs" / "train_tiny_cpu.yaml")
+    assert isinstance(cfg.ray, RayConfig) and cfg.ray.enabled
+    assert (cfg.ray.num_actors, cfg.ray.num_cpus_per_actor, cfg.use_gpu, cfg.scaling.strategy) == (2, 1, False, "deepspeed")
+    paper = load_train_config(REPO / "configs" / "train_paper.yaml")
+    assert (paper.ray.num_actors, paper.ray.num_gpus_per_actor, paper.use_gpu) == (8, 1, True)
+    assert not load_train_config(REPO / "configs" / "train_setlist.yaml", ["ray.enabled=false"]).ray.enabled
+    for old, new in (("scaling.num_workers=2", "ray.num_actors"), ("scaling.use_gpu=true", "ray.num_gpus_per_actor"),
+                     ("scaling.cpus_per_worker=2", "ray.num_cpus_per_actor")):
+        with pytest.raises(ConfigError, match=new.replace(".", r"\.")):
+            load_train_config(REPO / "configs" / "train_setlist.yaml", [old])
+    # --local is the shortcut for ray.enabled=false: a local run refuses Ray Train-only settings
+    proc = subprocess.run([sys.executable, "-m", "jobs.train", "--config", "configs/train_tiny_cpu.yaml", "--local",
+                           "--set", "data.train=/nonexistent.jsonl", "--set", f"output_dir={tmp_path}/out"],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=REPO)
+    assert proc.returncode == 2 and "ray.num_actors=2" in proc.stderr and "ray.enabled=true" in proc.stderr

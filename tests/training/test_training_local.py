@@ -40,7 +40,7 @@ def test_local_sft_on_teacher_output_stops_and_resumes(tiny_llama_dir, gold_exam
     data = write_records(tmp_path / "teacher.jsonl", teacher)
     overrides = [f"model={tiny_llama_dir}", f"data.train={data}", f"output_dir={tmp_path / 'out'}", "loss=sft",
                  "data.target=teacher", "data.template=setr_iri", "data.max_length=512", "lora.r=4", "lora.alpha=8",
-                 "optim.lr=0.01", "optim.grad_accum=2", "checkpoint_every=1", "scaling.num_workers=1"]
+                 "optim.lr=0.01", "optim.grad_accum=2", "checkpoint_every=1", "ray.num_actors=1"]
     cfg = load_train_config(None, overrides + ["max_steps_this_run=2"]).resolved()
     first = train_worker(cfg, LocalSession(cfg))
     assert first == {"start_step": 0, "end_step": 2, "total_steps": 3, "finished": False}
@@ -74,7 +74,7 @@ def test_logged_statistics_average_every_micro_batch(tiny_llama_dir, gold_exampl
     cfg = load_train_config(None, [f"model={tiny_llama_dir}", f"data.train={data}", f"output_dir={tmp_path / 'out'}",
                                    "loss=setlist", "data.max_length=512", "data.shuffle=false", "lora.r=4",
                                    "lora.alpha=8", "optim.lr=0.01", "optim.grad_accum=2", "checkpoint_every=10",
-                                   "scaling.num_workers=1"]).resolved()
+                                   "ray.num_actors=1"]).resolved()
     assert train_worker(cfg, LocalSession(cfg))["end_step"] == 2
     rows = [json.loads(r) for r in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and 0 < rows[0]["elapsed_s"] <= rows[1]["elapsed_s"]
@@ -97,7 +97,7 @@ def test_setsel_train_local_runs_in_process_resumes_and_publishes(tiny_llama_dir
             "--set", f"model={tiny_llama_dir}", "--set", f"data.train={data}", "--set", f"output_dir={out}",
             "--set", "data.max_length=512", "--set", "lora.r=4", "--set", "lora.alpha=8", "--set", "optim.grad_accum=2",
             "--set", "optim.batch_size=1", "--set", "optim.epochs=1", "--set", "checkpoint_every=1",
-            "--set", "scaling.num_workers=1", "--set", "scaling.strategy=ddp", "--set", "precision=fp32"]
+            "--set", "ray.num_actors=1", "--set", "scaling.strategy=ddp", "--set", "precision=fp32"]
     repo = Path(__file__).resolve().parents[2]
     first = subprocess.run(base + ["--set", "max_steps_this_run=1"], cwd=repo, capture_output=True, text=True,
                            timeout=240)
