@@ -10,7 +10,10 @@ logit, at least ``min_passages`` and at most ``max_passages``, cut by the folder
 - ``expected_f1``: the prefix with the largest expected set F1 under ``p = σ(logit / T)``
   (:func:`setsel.selection.rules.select_expected_f1`).
 
-Rule, threshold / temperature and floor are tuned for set F1 on held-out training questions
+Before the cut, the logits can be fused with BM25 over the pool
+(:func:`setsel.selection.rules.fuse_lexical`: ``logit + w · z(BM25)``), ``w`` = the folder's
+``lexical_weight`` (0 when absent: the head alone). Rule, threshold / temperature, floor and
+``w`` are tuned for set F1 on held-out training questions
 and recorded in the model folder (a folder without ``rule`` uses ``threshold``), unless given. Nothing
 is generated, so there is nothing to parse and no fallback: ``parse_status`` is always ``ok``.
 
@@ -18,7 +21,8 @@ is generated, so there is nothing to parse and no fallback: ``parse_status`` is 
 ``smollm2-135m-setsel`` is committed in ``setsel/models/`` (its model card says how it was
 trained and what it scores). ``hf:`` in front of either is accepted.
 
-Options: ``model``, ``rule``, ``threshold``, ``temperature`` and ``min_passages`` (``None`` = the folder's), ``batch_tokens`` (padded tokens
+Options: ``model``, ``rule``, ``threshold``, ``temperature``, ``min_passages`` and ``lexical_weight``
+(``None`` = the folder's), ``batch_tokens`` (padded tokens
 per forward pass), ``dtype`` (``None`` = bf16 where the hardware runs it natively, else fp32),
 ``device`` (``None`` = CUDA when available), ``num_threads``.
 
@@ -37,7 +41,7 @@ from typing import Any, ClassVar
 from setsel.selection import register_selector
 from setsel.selection.base import Selector, SelectorError, SelectorOptions, check_positive_int
 from setsel.selection.cross_encoder import select_by_threshold
-from setsel.selection.rules import select_expected_f1
+from setsel.selection.rules import fuse_lexical, select_expected_f1
 from setsel.types import Candidates, Selection
 
 DEFAULT_MODEL = "smollm2-135m-setsel"
@@ -75,6 +79,7 @@ class LLMHeadOptions(SelectorOptions):
     threshold: float | None = None
     temperature: float | None = None
     min_passages: int | None = None
+    lexical_weight: float | None = None
     batch_tokens: int = 8192
     dtype: str | None = None
     device: str | None = None
@@ -87,6 +92,10 @@ class LLMHeadOptions(SelectorOptions):
         if self.threshold is not None and (isinstance(self.threshold, bool)
                                            or not isinstance(self.threshold, (int, float))):
             raise SelectorError(f"threshold must be a number or None, got {self.threshold!r}")
+        if self.lexical_weight is not None and (isinstance(self.lexical_weight, bool)
+                                                or not isinstance(self.lexical_weight, (int, float))
+                                                or self.lexical_weight < 0):
+            raise SelectorError(f"lexical_weight must be a number ≥ 0 or None, got {self.lexical_weight!r}")
         if self.rule not in (None, *RULES):
             raise SelectorError(f"rule must be one of {', '.join(RULES)} or None, got {self.rule!r}")
         if self.temperature is not None and (isinstance(self.temperature, bool)
@@ -146,6 +155,12 @@ class LLMHead(Selector):
         return int(floor) if self.cap is None else min(int(floor), self.cap)
 
     @property
+    def lexical_weight(self) -> float:
+        """``w`` of the BM25 fusion: the option, else the folder's ``lexical_weight``, else 0."""
+        w = self.options.lexical_weight if self.options.lexical_weight is not None else self.meta.get("lexical_weight")
+        return float(w or 0.0)
+
+    @property
     def cap(self) -> int | None:
         return self.options.max_passages if self.options.max_passages is not None else self.meta.get("max_passages")
 
@@ -161,11 +176,20 @@ class LLMHead(Selector):
             self._model = PoolHeadModel.load(self.folder, dtype=self.options.dtype, device=device)
         return self._model
 
-    def scores(self, batch: list[Candidates]) -> list[list[float]]:
+    def head_scores(self, batch: list[Candidates]) -> list[list[float]]:
         """The head's logit for every passage of every pool, pools as given."""
         model = self._load()
         pools = [(c.query.question, [(p.title or "", p.text or "") for p in c.passages]) for c in batch]
         return model.logits(pools, batch_tokens=self.options.batch_tokens)
+
+    def scores(self, batch: list[Candidates]) -> list[list[float]]:
+        """The score the cut reads: the head's logit, plus ``lexical_weight`` · z(BM25 over the pool)."""
+        head, w = self.head_scores(batch), self.lexical_weight
+        if not w:
+            return head
+        from setsel.selection.lexical import lexical_scores
+
+        return [fuse_lexical(h, lexical_scores(c.query.question, c.passages), w) for c, h in zip(batch, head)]
 
     def _select(self, batch: list[Candidates]) -> list[Selection]:
         cap, floor = self.cap, self.floor

@@ -1,4 +1,5 @@
-"""How many passages to keep from per-passage scores: the expected-F1 rule (pure, stdlib only).
+"""How many passages to keep from per-passage scores (the expected-F1 rule), and the lexical fusion
+of a scorer's logits with BM25 over the pool. Pure, stdlib only.
 
 A pointwise scorer (``llm_head``, ``cross_encoder``) ranks the pool; the set is a prefix of that
 ranking. :func:`setsel.selection.cross_encoder.select_by_threshold` cuts it at a fixed score.
@@ -15,6 +16,13 @@ what a multi-hop set needs when the number of hops varies (MuSiQue: 2–4). ``T`
 calibration temperature) and a floor are tuned on held-out training questions
 (:func:`tune_expected_f1`), like the threshold rule.
 
+Lexical fusion (:func:`fuse_lexical`): a learned scorer trained on ~1,000 questions misses
+exact-match evidence that BM25 over the same pool catches (a rare name in the question and in
+one passage), and BM25 alone misses the bridge passage. Adding ``w · z(BM25)`` — the pool's BM25
+scores standardised within the pool, so ``w`` means the same for pools of 10 or 20 — to the
+logits lets each cover the other; ``w`` is tuned on held-out training questions with the cut
+(``setsel train-head``), never on evaluation data.
+
 Example:
     >>> select_expected_f1([3.0, -2.0, 2.5, -1.0])       # two sure passages, one doubtful
     [0, 2]
@@ -26,6 +34,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+
+def standardise(values: Sequence[float]) -> list[float]:
+    """``(v − mean) / std`` within one list (population std); all zeros when the values are equal.
+
+    >>> standardise([1.0, 3.0]), standardise([2.0, 2.0, 2.0])
+    ([-1.0, 1.0], [0.0, 0.0, 0.0])
+    """
+    if not values:
+        return []
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    if std < 1e-12:
+        return [0.0] * len(values)
+    return [(v - mean) / std for v in values]
+
+
+def fuse_lexical(scores: Sequence[float], lexical: Sequence[float], weight: float) -> list[float]:
+    """``scores + weight · standardise(lexical)``, element-wise (one value per passage of a pool).
+
+    >>> [round(x, 4) for x in fuse_lexical([0.5, -1.0, 2.0], [0.0, 6.0, 3.0], 1.0)]  # z: -1.2247, 1.2247, 0
+    [-0.7247, 0.2247, 2.0]
+    >>> fuse_lexical([0.5, -1.0], [7.0, 1.0], 0.0)
+    [0.5, -1.0]
+    """
+    if len(scores) != len(lexical):
+        raise ValueError(f"one lexical score per passage: {len(scores)} scores, {len(lexical)} lexical")
+    if not weight:
+        return [float(s) for s in scores]
+    return [float(s) + weight * z for s, z in zip(scores, standardise(lexical))]
 
 
 def _sigmoid(x: float) -> float:

@@ -89,6 +89,9 @@ class HeadTrainConfig:
     """Share of training questions held out (never trained on) to tune the threshold."""
     max_passages: int = 5
     """At most this many passages per selection, in tuning and (via the model folder) at selection time."""
+    lexical_weights: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 1.5, 2.0])
+    """Weights ``w`` of the BM25 fusion (``logit + w·z(BM25 over the pool)``) tried when tuning the cut on
+    the held-out questions; the best is recorded as the folder's ``lexical_weight``. ``[0]`` = the head alone."""
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     """``auto`` = bf16 weights + autocast where the CPU/GPU runs bf16 natively, else fp32."""
     num_threads: int | None = None
@@ -113,6 +116,9 @@ class HeadTrainConfig:
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if not self.lexical_weights or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0
+                                           for w in self.lexical_weights):
+            raise ValueError(f"lexical_weights must be a non-empty list of numbers ≥ 0, got {self.lexical_weights!r}")
 
 
 def permuted(candidates: Any, key: str) -> tuple[list[tuple[str, str]], list[float]]:
@@ -229,7 +235,8 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
                                                                        "lr": cfg.head_lr}], weight_decay=0.0)
     base_lrs = [cfg.lr, cfg.head_lr]
     ckpt, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
-    fingerprint = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("progress", "num_threads")},
+    fingerprint = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items()
+                              if k not in ("progress", "num_threads", "lexical_weights")},  # tuning only
                              sort_keys=True, default=str)
     step = 0
     if ckpt.is_file():
@@ -299,24 +306,29 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
     model.save(out)
     _plot(metrics_path, out / "train_loss.png")
     ckpt.unlink(missing_ok=True)
-    log.info("rule %s (threshold %.4f / temperature %.2f), at least %d (mean set F1 %.4f on %d held-out "
-             "questions); wrote %s", model.meta["rule"], model.meta["threshold"], model.meta["temperature"],
-             model.meta["min_passages"], model.meta["tuned_set_f1"], len(dev_q), out)
+    log.info("rule %s (threshold %.4f / temperature %.2f), at least %d, lexical weight %.2f (mean set F1 %.4f on "
+             "%d held-out questions); wrote %s", model.meta["rule"], model.meta["threshold"], model.meta["temperature"],
+             model.meta["min_passages"], model.meta["lexical_weight"], model.meta["tuned_set_f1"], len(dev_q), out)
     return model.meta
 
 
 def tune(model: Any, dev_q: list[Any], cfg: HeadTrainConfig) -> dict[str, Any]:
     """The selection rule for ``model``, tuned on the held-out training questions ``dev_q`` (each
-    pool in its seeded order ``"<seed>:dev:<id>"``), at most ``cfg.max_passages``:
+    pool in its seeded order ``"<seed>:dev:<id>"``), at most ``cfg.max_passages``, for each BM25
+    fusion weight ``w`` in ``cfg.lexical_weights`` (scores ``logit + w·z(BM25 over the pool)``,
+    :func:`~setsel.selection.rules.fuse_lexical`):
 
     - ``threshold``: the threshold and floor (``min_passages`` ∈ {1, 2, 3}) that maximise mean
       set F1 (:func:`~setsel.training.cross_encoder.tune_threshold_and_floor`);
     - ``expected_f1``: the calibration temperature and floor (∈ {1, 2}) that maximise it
       (:func:`~setsel.selection.rules.tune_expected_f1`).
 
-    The rule with the higher held-out F1 wins (``threshold`` on a tie); both results are recorded."""
-    from setsel.selection.rules import tune_expected_f1
+    The ``(w, rule)`` with the highest held-out F1 wins (on a tie: the smaller ``w``, then
+    ``threshold``); the winning weight's two rules and every weight's best F1 are recorded."""
+    from setsel.selection.lexical import lexical_scores
+    from setsel.selection.rules import fuse_lexical, tune_expected_f1
     from setsel.training.cross_encoder import tune_threshold_and_floor
+    from setsel.types import Passage
 
     model.eval()
     pools, gold = [], []
@@ -324,18 +336,29 @@ def tune(model: Any, dev_q: list[Any], cfg: HeadTrainConfig) -> dict[str, Any]:
         shown, labels = permuted(c, f"{cfg.seed}:dev:{c.query.id}")
         pools.append((c.query.question, shown))
         gold.append({i for i, y in enumerate(labels) if y})
-    scores = model.logits(pools)
-    threshold, floor, f1 = tune_threshold_and_floor(scores, gold, cfg.max_passages)
-    temperature, e_floor, e_f1 = tune_expected_f1(scores, gold, cfg.max_passages)
-    use_ef1 = e_f1 > f1 + 1e-12
-    return {"rule": "expected_f1" if use_ef1 else "threshold", "threshold": round(threshold, 6),
-            "temperature": temperature, "min_passages": e_floor if use_ef1 else floor, "tuned_on": len(dev_q),
-            "tuned_set_f1": round(max(f1, e_f1), 6),
-            "tuned_rules": {"threshold": {"threshold": round(threshold, 6), "min_passages": floor,
-                                          "set_f1": round(f1, 6)},
-                            "expected_f1": {"temperature": temperature, "min_passages": e_floor,
-                                            "set_f1": round(e_f1, 6)}},
-            "tuned_question_ids": [c.query.id for c in dev_q]}
+    head = model.logits(pools)
+    lexical = [lexical_scores(q, [Passage(id=str(i), title=t, text=x) for i, (t, x) in enumerate(ps)])
+               for q, ps in pools]
+    best: dict[str, Any] | None = None
+    by_weight: dict[str, float] = {}
+    for w in sorted(set(float(x) for x in cfg.lexical_weights)):
+        scores = [fuse_lexical(h, lex, w) for h, lex in zip(head, lexical)]
+        threshold, floor, f1 = tune_threshold_and_floor(scores, gold, cfg.max_passages)
+        temperature, e_floor, e_f1 = tune_expected_f1(scores, gold, cfg.max_passages)
+        by_weight[str(w)] = round(max(f1, e_f1), 6)
+        if best is not None and max(f1, e_f1) <= best["tuned_set_f1"] + 1e-12:
+            continue
+        use_ef1 = e_f1 > f1 + 1e-12
+        best = {"rule": "expected_f1" if use_ef1 else "threshold", "threshold": round(threshold, 6),
+                "temperature": temperature, "min_passages": e_floor if use_ef1 else floor,
+                "lexical_weight": w, "tuned_on": len(dev_q), "tuned_set_f1": max(f1, e_f1),
+                "tuned_rules": {"threshold": {"threshold": round(threshold, 6), "min_passages": floor,
+                                              "set_f1": round(f1, 6)},
+                                "expected_f1": {"temperature": temperature, "min_passages": e_floor,
+                                                "set_f1": round(e_f1, 6)}}}
+    assert best is not None  # lexical_weights is non-empty (checked by the config)
+    best["tuned_set_f1"] = round(best["tuned_set_f1"], 6)
+    return {**best, "tuned_lexical_weights": by_weight, "tuned_question_ids": [c.query.id for c in dev_q]}
 
 
 def retune(folder: str | Path, cfg: HeadTrainConfig) -> dict[str, Any]:
@@ -357,9 +380,9 @@ def retune(folder: str | Path, cfg: HeadTrainConfig) -> dict[str, Any]:
         raise ValueError(f"{folder} was tuned on other held-out questions than {cfg.data} gives now")
     meta.update(rule)
     (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    log.info("retuned %s: rule %s (threshold %.4f / temperature %.2f), at least %d (mean set F1 %.4f on %d "
-             "held-out questions)", folder, rule["rule"], rule["threshold"], rule["temperature"], rule["min_passages"],
-             rule["tuned_set_f1"], len(dev_q))
+    log.info("retuned %s: rule %s (threshold %.4f / temperature %.2f), at least %d, lexical weight %.2f (mean set "
+             "F1 %.4f on %d held-out questions)", folder, rule["rule"], rule["threshold"], rule["temperature"],
+             rule["min_passages"], rule["lexical_weight"], rule["tuned_set_f1"], len(dev_q))
     return meta
 
 

@@ -36,6 +36,8 @@ def test_bad_options_and_unknown_models_are_clear_errors(tmp_path):
         get_selector("llm_head", rule="top2")
     with pytest.raises(SelectorError, match="temperature must be a number > 0"):
         get_selector("llm_head", temperature=0)
+    with pytest.raises(SelectorError, match="lexical_weight must be a number ≥ 0"):
+        get_selector("llm_head", lexical_weight=-1)
 
 
 def test_the_rule_comes_from_the_folder_unless_given(tmp_path):
@@ -100,6 +102,26 @@ def test_shipped_model_selects_gold_on_real_dev_questions_in_any_order(data_dir)
     assert f1["ranked"] >= 0.5 and f1["shuffled"] >= 0.5, f1
     assert f1["shuffled"] >= f1["top2"] + 0.25, f1
     assert abs(f1["ranked"] - f1["shuffled"]) <= 0.1, f1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_lexical_fusion_adds_weighted_bm25_z_scores_to_the_head_logits(data_dir):
+    from setsel.datasets import load_dataset
+    from setsel.selection.lexical import lexical_scores
+    from setsel.selection.rules import standardise
+
+    dev = load_dataset("hotpotqa-ircot", limit=2)
+    head_only = get_selector("llm_head", lexical_weight=0)
+    fused = get_selector("llm_head", lexical_weight=1.5)
+    assert fused.lexical_weight == 1.5 and head_only.lexical_weight == 0.0
+    assert get_selector("llm_head").lexical_weight == float(get_selector("llm_head").meta.get("lexical_weight") or 0)
+    logits, scores = head_only.scores(dev), fused.scores(dev)
+    assert logits == head_only.head_scores(dev)
+    for c, h, s in zip(dev, logits, scores):
+        z = standardise(lexical_scores(c.query.question, c.passages))
+        assert s == pytest.approx([a + 1.5 * b for a, b in zip(h, z)], abs=1e-3)
+        assert max(abs(a - b) for a, b in zip(h, s)) > 0.1      # BM25 tells these pools' passages apart
 
 
 @pytest.mark.slow

@@ -39,3 +39,18 @@ def test_tune_expected_f1_picks_the_best_temperature_and_floor():
     assert (t, floor) == (1.0, 1) and math.isclose(f1, 1.0)
     with pytest.raises(ValueError, match="one gold set per question"):
         tune_expected_f1(scores, gold[:2])
+
+
+def test_fuse_lexical_adds_the_weighted_pool_z_scores_by_hand():
+    from setsel.selection.rules import fuse_lexical, standardise
+
+    # BM25 [0, 6, 3]: mean 3, population std sqrt((9 + 9 + 0) / 3) = sqrt(6)
+    z = standardise([0.0, 6.0, 3.0])
+    assert z == pytest.approx([-3 / 6 ** 0.5, 3 / 6 ** 0.5, 0.0])
+    assert fuse_lexical([0.5, -1.0, 2.0], [0.0, 6.0, 3.0], 2.0) == pytest.approx(
+        [0.5 - 6 / 6 ** 0.5, -1.0 + 6 / 6 ** 0.5, 2.0])
+    assert fuse_lexical([0.5, -1.0], [4.0, 4.0], 3.0) == [0.5, -1.0]     # a pool BM25 cannot tell apart
+    assert fuse_lexical([0.5, -1.0], [7.0, 1.0], 0.0) == [0.5, -1.0]     # w = 0: the scorer alone
+    assert standardise([]) == []
+    with pytest.raises(ValueError, match="one lexical score per passage"):
+        fuse_lexical([1.0], [1.0, 2.0], 1.0)

@@ -84,6 +84,11 @@ def test_trains_tunes_and_selects_through_the_selector(tiny_llama_dir, data_dir,
     # both rules were tuned on the held-out questions; the better one is recorded as the rule
     rules = saved["tuned_rules"]
     assert saved["rule"] in rules and saved["tuned_set_f1"] == max(r["set_f1"] for r in rules.values())
+    # ... for every BM25 fusion weight of the grid; the recorded weight is the best one (ties: smaller w)
+    by_weight = saved["tuned_lexical_weights"]
+    assert set(by_weight) == {"0.0", "0.5", "1.0", "1.5", "2.0"}
+    assert saved["tuned_set_f1"] == max(by_weight.values()) == by_weight[str(saved["lexical_weight"])]
+    assert saved["lexical_weight"] == min(float(w) for w, f1 in by_weight.items() if f1 == saved["tuned_set_f1"])
 
     dev = load_dataset("hotpotqa-ircot", limit=3)
     sel = get_selector("llm_head", model=str(out), dtype="fp32")
