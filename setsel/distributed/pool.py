@@ -26,8 +26,9 @@ node dies (``max_restarts=-1``) and their in-flight batch is retried (``max_task
 set here explicitly rather than left to Ray Data's defaults. A retried batch is safe because
 every stage's side effect is keyed by its rows: index shards and synthesis parts are written
 atomically under a name derived from their rows, evaluation journals on the driver, so a
-retried batch rewrites the same file rather than adding one. (A multi-node kill test is issue
-22's item 6, not yet in the suite.)
+retried batch rewrites the same file rather than adding one. Tested by killing a worker node
+mid-job on a multi-node cluster (``tests/distributed/test_node_loss.py``; docs/cluster.md,
+"What a job survives").
 
 Example:
     >>> out = map_in_order([{"x": 1}, {"x": 2}], Doubler, {}, ActorPool(num_actors=2))  # doctest: +SKIP
