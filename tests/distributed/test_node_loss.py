@@ -54,13 +54,8 @@ def test_sharded_index_build_finishes_every_shard_once_after_losing_a_node(tmp_p
     assert r["n_shard_files"] == r["n_shards_planned"] and r["stray_files"] == [], r
 
 
-@pytest.fixture(scope="module")
-def serve_loss(tmp_path_factory):
-    return _scenario("serve", tmp_path_factory.mktemp("serve_loss"))
-
-
-def test_serve_never_hangs_and_answers_200_again_once_the_replica_is_replaced(serve_loss):
-    r = serve_loss
+def test_serve_never_hangs_and_answers_200_again_once_the_replica_is_replaced(tmp_path):
+    r = _scenario("serve", tmp_path)
     assert r["ok_before"] and r["actor_nodes_before"] == 2, r
     assert not {s for s in r["statuses"] if not s.isdigit()}, r   # no client timeout, no connection reset
     assert r["max_latency_s"] < r["client_timeout_s"], r            # never a hang
