@@ -21,6 +21,9 @@ LOCAL_ENV = {
     "HF_HUB_OFFLINE": "1",
     # A loaded 2-core machine can take more than Serve's default 5 s to start its HTTP proxy.
     "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",
+    # The Serve proxy answers 503 + Retry-After, not 500, for requests lost with a replica
+    # (setsel/distributed/serve_proxy.py); read by the proxy process, which inherits this env.
+    "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "setsel.distributed.serve_proxy:proxy_middlewares",
 }
 
 
@@ -65,7 +68,40 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
         )
     if quiet:
         quiet_library_loggers()
+        route_driver_errors_to_log()
     return ray
+
+
+def route_driver_errors_to_log() -> bool:
+    """Send the error messages Ray pushes to this driver (printed as ``(raylet) ...`` by its error
+    listener thread, whatever ``log_to_driver`` says) to the log file instead of the terminal.
+
+    Serve's own shutdown produces one on every run: ``serve.shutdown()`` waits on
+    ``ServeController.graceful_shutdown``, which by design only returns when the controller is
+    killed, so Ray reports that task as failed. Quiet mode only (a log file set, not
+    ``--verbose``); returns whether Ray's private hook was found (a Ray without it keeps printing).
+    """
+    try:
+        from ray._private import worker as ray_worker
+    except ImportError:  # pragma: no cover - Ray not installed
+        return False
+    original = getattr(ray_worker, "print_to_stdstream", None)
+    if original is None:
+        return False
+    if getattr(original, "_setsel_routed", False):
+        return True
+    ray_log = logging.getLogger("ray.driver_errors")
+
+    def to_log(data: dict, ignore_prefix: bool = False) -> None:
+        if data.get("pid") == "raylet":   # the error listener's messages; worker output is not forwarded
+            for line in data.get("lines", []):
+                ray_log.info("%s", line)
+            return
+        original(data, ignore_prefix=ignore_prefix)
+
+    to_log._setsel_routed = True  # type: ignore[attr-defined]
+    ray_worker.print_to_stdstream = to_log
+    return True
 
 
 def ray_log_folder() -> str | None:

@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ray import serve
 
 from setsel.config import build_config  # dataclass builder with unknown-key errors
+from setsel.distributed.serve_proxy import APP_HEADER
 from setsel.distributed.serve_schema import (
     LimitError,
     PassageIn,
@@ -61,7 +62,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None, det
     body: dict[str, Any] = {"error": message}
     if detail is not None:
         body["detail"] = detail
-    return JSONResponse(status_code=status, content=body, headers=headers)
+    return JSONResponse(status_code=status, content=body, headers={**(headers or {}), APP_HEADER: api.version})
 
 
 @api.exception_handler(RequestValidationError)
@@ -69,6 +70,13 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     # Only JSON-safe parts of the pydantic errors (inputs may be arbitrary bytes).
     detail = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
     return _error(422, "invalid request", detail=detail)
+
+
+@api.exception_handler(Exception)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # A bug in this app stays a 500 (marked, so the proxy's ReplicaLossAs503 leaves it alone).
+    log.exception("unexpected error on %s", request.url.path)
+    return _error(500, f"internal error: {type(exc).__name__}")
 
 
 @api.exception_handler(StarletteHTTPException)
@@ -115,9 +123,31 @@ class _TooLarge(Exception):
     pass
 
 
+class _MarkResponses:
+    """ASGI middleware: every response this app writes carries ``x-setsel`` (``APP_HEADER``), so
+    the proxy can tell a lost replica (an unmarked 500 → 503, :mod:`setsel.distributed.serve_proxy`)
+    from an answer."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def marked(message):
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if bytes(h[0]).lower() != APP_HEADER.encode()]
+                message = {**message, "headers": [*headers, (APP_HEADER.encode(), api.version.encode())]}
+            await send(message)
+
+        return await self.app(scope, receive, marked)
+
+
 # Set by each replica from its config (the ASGI app runs inside the replica process).
 _STATE: dict[str, int] = {"max_body_bytes": 2_000_000}
 api.add_middleware(_BodyLimit)
+api.add_middleware(_MarkResponses)
 
 
 @serve.deployment(name="Selector")

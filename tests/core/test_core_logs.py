@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = r"""
 import logging, sys, warnings
 from setsel.logs import log_to_file
@@ -58,3 +60,31 @@ def test_own_or_warning_filter():
     assert own_or_warning(rec("setsel", logging.INFO)) and own_or_warning(rec("setsel.x", logging.INFO))
     assert not own_or_warning(rec("setselx", logging.INFO)) and not own_or_warning(rec("ray", logging.INFO))
     assert own_or_warning(rec("ray", logging.WARNING)) and own_or_warning(rec("torch", logging.ERROR))
+
+
+RAY_ERRORS_SCRIPT = r"""
+import sys
+from setsel.logs import log_to_file, quiet_library_loggers
+log_to_file(sys.argv[1])
+from ray._private import worker as ray_worker
+from setsel.distributed.runtime import route_driver_errors_to_log
+quiet_library_loggers()                      # what init_ray does in quiet mode, before routing
+assert route_driver_errors_to_log() and route_driver_errors_to_log()   # idempotent
+ray_worker.print_to_stdstream({"lines": ["Task ServeController.graceful_shutdown failed. The actor is dead."],
+                               "pid": "raylet", "is_err": False}, ignore_prefix=False)
+ray_worker.print_to_stdstream({"lines": ["a worker's own line"], "pid": 4242, "ip": "127.0.0.1", "is_err": False,
+                               "task_name": "w", "actor_name": ""}, ignore_prefix=False)
+"""
+
+
+def test_ray_driver_error_messages_go_to_the_log_not_the_terminal(tmp_path):
+    """Ray's error listener prints pushed errors as ``(raylet) ...`` whatever ``log_to_driver`` says
+    (Serve's shutdown pushes one on every run); in quiet mode they go to the log file."""
+    pytest.importorskip("ray")
+    log = tmp_path / "setsel.log"
+    proc = subprocess.run([sys.executable, "-c", RAY_ERRORS_SCRIPT, str(log)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "graceful_shutdown" not in proc.stdout + proc.stderr
+    assert "a worker's own line" in proc.stdout          # worker output, when forwarded, still prints
+    assert "ray.driver_errors: Task ServeController.graceful_shutdown failed" in log.read_text()

@@ -183,7 +183,8 @@ def scenario_serve(out: Path) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
+    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})  # + setsel's proxy
+    # middleware (RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH, set by set_local_env before the cluster started)
     cfg = build_config(ServeAppConfig, {"method": "topk", "variant": None, "allowed_methods": ["topk"],
                                         "selector_options": {"k": 2}})
     app = SelectorDeployment.options(num_replicas=2, max_replicas_per_node=1, health_check_period_s=1,

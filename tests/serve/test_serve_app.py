@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import socket
+import time
 
 import pytest
 
@@ -40,7 +41,7 @@ def server(ray_local, tmp_path_factory):
     from setsel.distributed.serve_schema import ServeAppConfig
 
     port = _free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.start(http_options={"host": "127.0.0.1", "port": port})   # setsel's proxy middleware: set by init_ray
     open_cfg = build_config(ServeAppConfig, {"model": "hf:smollm2-135m", "method": "topk", "variant": None,
                                        "allowed_methods": ["setr", "topk", "llm_head"],
                                        "selector_options": {}, "limits": {"max_passages": 30},
@@ -192,6 +193,51 @@ def test_auth(server):
     assert server.get("/locked/healthz").status_code == 200  # health stays open
     # Auth off on the open app: no header needed.
     assert server.post("/v1/select", json=body).status_code == 200
+
+
+def test_a_replica_lost_mid_request_answers_503_with_retry_after_then_200(server):
+    """A replica killed with a request in flight: Ray's proxy would answer 500 (RayActorError);
+    setsel's proxy middleware answers 503 + Retry-After, and Serve's replacement answers 200."""
+    import threading
+
+    import ray
+    import ray._private.state as state
+    from ray import serve
+
+    from setsel.config import build_config
+    from setsel.distributed.serve import SelectorDeployment
+    from setsel.distributed.serve_schema import ServeAppConfig
+
+    # Each request waits 3 s in the replica's batch queue: in flight when the replica dies.
+    cfg = build_config(ServeAppConfig, {"method": "topk", "variant": None, "allowed_methods": ["topk"],
+                                        "selector_options": {"k": 2},
+                                        "batching": {"max_batch_size": 8, "batch_wait_timeout_s": 3.0}})
+    serve.run(SelectorDeployment.options(name="Doomed", ray_actor_options={"num_cpus": 0.25},
+                                         health_check_period_s=1).bind(cfg), name="doomed", route_prefix="/doomed")
+    body, _ = _demo_request()
+    first = server.post("/doomed/v1/select", json=body)
+    assert first.status_code == 200 and first.headers["x-setsel"] == "1"   # the app marks what it writes
+    replica = [a for a in state.actors().values() if "Doomed" in str(a.get("ActorClassName", ""))
+               and a.get("State") in ("ALIVE", 2)]
+    assert len(replica) == 1, replica
+    got = {}
+    t = threading.Thread(target=lambda: got.update(r=server.post("/doomed/v1/select", json=body)))
+    t.start()
+    time.sleep(1.0)
+    ray.kill(ray.get_actor(replica[0]["Name"], namespace="serve"), no_restart=True)
+    t.join(timeout=60)
+    lost = got["r"]
+    assert lost.status_code == 503, (lost.status_code, lost.text)
+    assert lost.headers["retry-after"].isdigit() and "replica lost" in lost.json()["error"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:   # Serve replaces the replica; the route answers 200 again
+        again = server.post("/doomed/v1/select", json=body)
+        if again.status_code == 200:
+            break
+        assert again.status_code == 503, (again.status_code, again.text)
+        time.sleep(1.0)
+    assert again.status_code == 200
+    serve.delete("doomed")
 
 
 def test_engine_failure_is_503_and_replica_survives(server):
