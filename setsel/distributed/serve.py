@@ -62,7 +62,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None, det
     body: dict[str, Any] = {"error": message}
     if detail is not None:
         body["detail"] = detail
-    return JSONResponse(status_code=status, content=body, headers={**(headers or {}), APP_HEADER: api.version})
+    return JSONResponse(status_code=status, content=body, headers=headers)
 
 
 @api.exception_handler(RequestValidationError)
@@ -74,9 +74,10 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 @api.exception_handler(Exception)
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # A bug in this app stays a 500 (marked, so the proxy's ReplicaLossAs503 leaves it alone).
+    # A bug in this app stays a 500. Starlette answers it outside _MarkResponses, so it is marked
+    # here (the proxy's ReplicaLossAs503 rewrites only unmarked 500s).
     log.exception("unexpected error on %s", request.url.path)
-    return _error(500, f"internal error: {type(exc).__name__}")
+    return _error(500, f"internal error: {type(exc).__name__}", headers={APP_HEADER: api.version})
 
 
 @api.exception_handler(StarletteHTTPException)
@@ -137,8 +138,7 @@ class _MarkResponses:
 
         async def marked(message):
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if bytes(h[0]).lower() != APP_HEADER.encode()]
-                message = {**message, "headers": [*headers, (APP_HEADER.encode(), api.version.encode())]}
+                message = {**message, "headers": [*message.get("headers", []), (APP_HEADER.encode(), api.version.encode())]}
             await send(message)
 
         return await self.app(scope, receive, marked)

@@ -53,7 +53,6 @@ def deploy(cfg: ServeAppConfig, deployment: dict[str, Any] | None = None, host: 
 
     quiet_library_loggers()   # `import ray.serve` installs a terminal handler ("Started Serve ..."): log file
     serve.start(http_options={"host": host, "port": port})   # proxy middleware: runtime.LOCAL_ENV
-    quiet_library_loggers()   # and each replica/controller start may add another
     app = SelectorDeployment.options(**(deployment or {})).bind(cfg)
     serve.run(app, name=name, route_prefix="/", blocking=False)
     return f"http://{host}:{port}"

@@ -12,9 +12,11 @@ The selector app marks each response it writes with the ``x-setsel`` header
 (:data:`APP_HEADER`, set in :mod:`setsel.distributed.serve`), including its own 500s for an
 unexpected exception, so those pass through unchanged: a bug stays a 500.
 
-Installed by :func:`setsel.distributed.serve_deploy.deploy` (``serve.start(http_options=
-{"middlewares": proxy_middlewares()})``). A cluster whose Serve is started by ``serve deploy`` /
-``serve run`` instead sets, on every node before ``ray start``::
+Ray 2.60 installs proxy middlewares only through the callback named by
+``RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH``, read by the proxy process at start
+(``http_options.middlewares`` was removed). :data:`setsel.distributed.runtime.LOCAL_ENV` sets it
+before a local Ray starts (``setsel serve``, the demo, the tests); a cluster started with
+``ray start`` sets it on every node first::
 
     RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=setsel.distributed.serve_proxy:proxy_middlewares
 

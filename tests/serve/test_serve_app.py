@@ -344,3 +344,16 @@ def test_typed_client_and_a_framework_component_against_the_live_endpoint(server
         comp = SetselCompressor.from_selector(client, method="topk", max_passages=2)
         docs = [Document(page_content=p["text"], metadata={"id": p["id"], "title": p["title"]}) for p in body["passages"]]
         assert [d.metadata["id"] for d in comp.compress_documents(docs, body["question"])] == cands.ids[:2]
+
+
+def test_the_apps_own_500_is_marked_so_the_proxy_keeps_it_a_500():
+    import asyncio
+
+    from starlette.requests import Request
+
+    from setsel.distributed.serve import _unexpected
+
+    request = Request({"type": "http", "method": "POST", "path": "/v1/select", "headers": [], "query_string": b""})
+    response = asyncio.run(_unexpected(request, KeyError("k")))
+    assert response.status_code == 500 and response.headers["x-setsel"] == "1"
+    assert json.loads(response.body) == {"error": "internal error: KeyError"}
