@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from setsel.logs import current_log_file
-    from setsel.training.head import HeadTrainConfig, retune, train_head
+    from setsel.training.head import HeadTrainConfig, train_head
+    from setsel.training.head_tune import retune
 
     cfg = load_or_print(HeadTrainConfig, args)
     if cfg is None:

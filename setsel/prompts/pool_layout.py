@@ -15,6 +15,7 @@ This object owns the layout, so training and selection cannot drift: the same se
 are tokenised one by one and concatenated, and the positions are counted, not searched::
 
     Question: <q>
+    Known: <title>: <text>        (only with a known passage: the second-hop read)
     Passages:
     [1] <title>: <text, first max_words words>
     ...
@@ -24,6 +25,10 @@ are tokenised one by one and concatenated, and the positions are counted, not se
      [1] <title>
      ...
      [n] <title>
+
+The **second-hop read** (Beam Retrieval's recipe: score the pool again given one passage already
+chosen) shows that passage on a ``Known:`` line before the pool and leaves it out of the
+pool; without a known passage the tokens are exactly the plain layout's.
 
 Passage text is cleaned as in every prompt (:func:`setsel.text.clean_passage_text`: ``[n]``
 inside passages becomes ``(n)``, planted "### Final Selection" markers are neutralised). A
@@ -36,6 +41,9 @@ Example:
     ('z', 'v')
     >>> len(seq.tokens) == seq.length
     True
+    >>> pinned = layout.encode("Who?", [("", "u v")], tokenize=lambda s: s.split(), known=("A", "x y z w"))
+    >>> " ".join(pinned.tokens[:8]), pinned.tokens[pinned.end_positions[0]]
+    ('Question: Who? Known: A: x y z Passages:', 'v')
 """
 
 from __future__ import annotations
@@ -81,13 +89,19 @@ class PoolLayout:
         title = clean_passage_text(title).strip()
         return f"[{index}] {title}: {body}" if title else f"[{index}] {body}"
 
+    def known_segment(self, title: str, text: str) -> str:
+        """``"title: text"`` (cleaned, truncated) for the ``Known:`` line."""
+        body = truncate_words(clean_passage_text(text), self.max_words)
+        title = clean_passage_text(title).strip()
+        return f"{title}: {body}" if title else body
+
     def recap_segment(self, index: int, title: str, text: str) -> str:
         """``" [i] title"`` (the first ``recap_words`` words of the text when there is no title)."""
         label = clean_passage_text(title).strip() or truncate_words(clean_passage_text(text), self.recap_words)
         return f" [{index}] {label}"
 
     def encode(self, question: str, passages: Sequence[tuple[str, str]],
-               tokenize: Callable[[str], list]) -> PoolSequence:
+               tokenize: Callable[[str], list], known: tuple[str, str] | None = None) -> PoolSequence:
         """Tokenise the layout segment by segment.
 
         Args:
@@ -95,6 +109,8 @@ class PoolLayout:
             passages: ``(title, text)`` per passage, in the order shown.
             tokenize: text → token ids without special tokens (e.g.
                 ``lambda s: tok.encode(s, add_special_tokens=False)``).
+            known: ``(title, text)`` of a passage already chosen, shown on a ``Known:`` line
+                (it must not be in ``passages``); ``None`` = the plain layout.
 
         Returns:
             A :class:`PoolSequence`; a segment that tokenises to nothing still gets a position
@@ -107,7 +123,10 @@ class PoolLayout:
             tokens.extend(tokenize(text))
             return len(tokens) - 1
 
-        add(f"Question: {q}\nPassages:\n")
+        if known is None:
+            add(f"Question: {q}\nPassages:\n")
+        else:
+            add(f"Question: {q}\nKnown: {self.known_segment(*known)}\nPassages:\n")
         ends = []
         for i, (title, text) in enumerate(passages, 1):
             ends.append(add(self.passage_segment(i, title, text)))

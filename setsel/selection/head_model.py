@@ -118,9 +118,11 @@ class PoolHeadModel(nn.Module):
         return lm.model
 
     # -- encoding -------------------------------------------------------------------------
-    def encode(self, question: str, passages: Sequence[tuple[str, str]]) -> PoolSequence:
+    def encode(self, question: str, passages: Sequence[tuple[str, str]],
+               known: tuple[str, str] | None = None) -> PoolSequence:
+        """The pool's token sequence (``known``: a chosen passage shown before the pool, the second-hop read)."""
         return self.layout.encode(question, passages,
-                                  lambda s: self.tokenizer.encode(s, add_special_tokens=False))
+                                  lambda s: self.tokenizer.encode(s, add_special_tokens=False), known=known)
 
     def forward_sequences(self, seqs: list[PoolSequence]) -> list[torch.Tensor]:
         """Logits ``(n_passages,)`` per sequence; one padded forward pass for the batch."""
@@ -140,10 +142,13 @@ class PoolHeadModel(nn.Module):
         return out
 
     @torch.inference_mode()
-    def logits(self, pools: list[Pool], batch_tokens: int = 8192) -> list[list[float]]:
-        """Relevance logits per passage of each pool (batches cut by a padded-token budget)."""
+    def logits(self, pools: list[Pool], batch_tokens: int = 8192,
+               known: Sequence[tuple[str, str] | None] | None = None) -> list[list[float]]:
+        """Relevance logits per passage of each pool (batches cut by a padded-token budget);
+        ``known[i]``: the passage shown as already chosen for pool ``i`` (``None`` = none)."""
         self.eval()
-        seqs = [self.encode(q, ps) for q, ps in pools]
+        knowns = list(known) if known is not None else [None] * len(pools)
+        seqs = [self.encode(q, ps, kn) for (q, ps), kn in zip(pools, knowns)]
         out: list[list[float]] = [[] for _ in seqs]
         order = sorted(range(len(seqs)), key=lambda i: -seqs[i].length)
         start = 0

@@ -21,8 +21,15 @@ is generated, so there is nothing to parse and no fallback: ``parse_status`` is 
 ``smollm2-135m-setsel`` is committed in ``setsel/models/`` (its model card says how it was
 trained and what it scores). ``hf:`` in front of either is accepted.
 
-Options: ``model``, ``rule``, ``threshold``, ``temperature``, ``min_passages`` and ``lexical_weight``
-(``None`` = the folder's), ``batch_tokens`` (padded tokens
+A model trained with second-hop reads (``pin_fraction`` > 0) can read the pool twice: the
+second read shows the first read's best passage on the layout's ``Known:`` line and scores the
+others given it (Beam Retrieval's hop-conditioned scoring: the bridge passage names what the
+second hop must contain); each other passage then scores ``(1 − m)·first + m·second``
+(:func:`setsel.selection.rules.second_hop_scores`), ``m`` = the folder's ``second_hop_mix``
+(0 or absent: one read). Twice the model time; tuned with the cut on the held-out questions.
+
+Options: ``model``, ``rule``, ``threshold``, ``temperature``, ``min_passages``, ``lexical_weight`` and
+``second_hop_mix`` (``None`` = the folder's), ``batch_tokens`` (padded tokens
 per forward pass), ``dtype`` (``None`` = bf16 where the hardware runs it natively, else fp32),
 ``device`` (``None`` = CUDA when available), ``num_threads``.
 
@@ -41,7 +48,7 @@ from typing import Any, ClassVar
 from setsel.selection import register_selector
 from setsel.selection.base import Selector, SelectorError, SelectorOptions, check_positive_int
 from setsel.selection.cross_encoder import select_by_threshold
-from setsel.selection.rules import fuse_lexical, select_expected_f1
+from setsel.selection.rules import fuse_lexical, second_hop_scores, select_expected_f1
 from setsel.types import Candidates, Selection
 
 DEFAULT_MODEL = "smollm2-135m-setsel"
@@ -80,6 +87,7 @@ class LLMHeadOptions(SelectorOptions):
     temperature: float | None = None
     min_passages: int | None = None
     lexical_weight: float | None = None
+    second_hop_mix: float | None = None
     batch_tokens: int = 8192
     dtype: str | None = None
     device: str | None = None
@@ -96,6 +104,10 @@ class LLMHeadOptions(SelectorOptions):
                                                 or not isinstance(self.lexical_weight, (int, float))
                                                 or self.lexical_weight < 0):
             raise SelectorError(f"lexical_weight must be a number ≥ 0 or None, got {self.lexical_weight!r}")
+        if self.second_hop_mix is not None and (isinstance(self.second_hop_mix, bool)
+                                                or not isinstance(self.second_hop_mix, (int, float))
+                                                or not 0 <= self.second_hop_mix <= 1):
+            raise SelectorError(f"second_hop_mix must be a number in [0, 1] or None, got {self.second_hop_mix!r}")
         if self.rule not in (None, *RULES):
             raise SelectorError(f"rule must be one of {', '.join(RULES)} or None, got {self.rule!r}")
         if self.temperature is not None and (isinstance(self.temperature, bool)
@@ -106,6 +118,28 @@ class LLMHeadOptions(SelectorOptions):
         check_positive_int("batch_tokens", self.batch_tokens, allow_none=False)
         check_positive_int("min_passages", self.min_passages, allow_none=True)
         check_positive_int("num_threads", self.num_threads, allow_none=True)
+
+
+def best_index(scores: list[float]) -> int:
+    """The index of the highest score (the first on a tie). Pure.
+
+    >>> best_index([0.2, 1.5, 1.5])
+    1
+    """
+    return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
+
+def second_read(model: Any, pools: list[tuple[str, list[tuple[str, str]]]], tops: list[int],
+                batch_tokens: int = 8192) -> list[list[float]]:
+    """The second-hop read: each pool's head logits for every passage but ``tops[i]``, which is shown
+    on the ``Known:`` line (pool order kept); ``[]`` for a pool of one passage."""
+    idx = [i for i, (_, ps) in enumerate(pools) if len(ps) > 1]
+    reads = model.logits([(pools[i][0], pools[i][1][:tops[i]] + pools[i][1][tops[i] + 1:]) for i in idx],
+                         batch_tokens=batch_tokens, known=[pools[i][1][tops[i]] for i in idx])
+    out: list[list[float]] = [[] for _ in pools]
+    for i, r in zip(idx, reads):
+        out[i] = r
+    return out
 
 
 @register_selector("llm_head")
@@ -161,6 +195,12 @@ class LLMHead(Selector):
         return float(w or 0.0)
 
     @property
+    def second_hop_mix(self) -> float:
+        """Weight of the second-hop read: the option, else the folder's ``second_hop_mix``, else 0 (one read)."""
+        m = self.options.second_hop_mix if self.options.second_hop_mix is not None else self.meta.get("second_hop_mix")
+        return float(m or 0.0)
+
+    @property
     def cap(self) -> int | None:
         return self.options.max_passages if self.options.max_passages is not None else self.meta.get("max_passages")
 
@@ -183,13 +223,22 @@ class LLMHead(Selector):
         return model.logits(pools, batch_tokens=self.options.batch_tokens)
 
     def scores(self, batch: list[Candidates]) -> list[list[float]]:
-        """The score the cut reads: the head's logit, plus ``lexical_weight`` · z(BM25 over the pool)."""
-        head, w = self.head_scores(batch), self.lexical_weight
-        if not w:
+        """The score the cut reads: the head's logit, plus ``lexical_weight`` · z(BM25 over the pool);
+        with ``second_hop_mix`` > 0 combined with the second-hop read (module docstring)."""
+        head, w, mix = self.head_scores(batch), self.lexical_weight, self.second_hop_mix
+        if not w and not mix:
             return head
         from setsel.selection.lexical import lexical_scores
 
-        return [fuse_lexical(h, lexical_scores(c.query.question, c.passages), w) for c, h in zip(batch, head)]
+        lexical = [lexical_scores(c.query.question, c.passages) for c in batch]
+        first = [fuse_lexical(h, lex, w) for h, lex in zip(head, lexical)]
+        if not mix:
+            return first
+        pools = [(c.query.question, [(p.title or "", p.text or "") for p in c.passages]) for c in batch]
+        tops = [best_index(s) for s in first]
+        second = second_read(self._load(), pools, tops, self.options.batch_tokens)
+        return [second_hop_scores(f, fuse_lexical(h2, lex[:t] + lex[t + 1:], w), t, mix)
+                for f, h2, lex, t in zip(first, second, lexical, tops)]
 
     def _select(self, batch: list[Candidates]) -> list[Selection]:
         cap, floor = self.cap, self.floor
@@ -206,7 +255,11 @@ class LLMHead(Selector):
         out = []
         for c, scores in zip(batch, self.scores(batch)):
             chosen = cut(scores)
-            n_tokens = self._model.encode(c.query.question, [(p.title or "", p.text or "") for p in c.passages]).length
+            shown = [(p.title or "", p.text or "") for p in c.passages]
+            n_tokens = self._model.encode(c.query.question, shown).length
+            if self.second_hop_mix and len(shown) > 1:   # the second read's tokens count too
+                top = best_index(scores)
+                n_tokens += self._model.encode(c.query.question, shown[:top] + shown[top + 1:], shown[top]).length
             out.append(Selection(query_id=c.query.id, method=self.name, selected_ids=[c.passages[i].id for i in chosen],
                                  ordered=True, parse_status="ok", prompt_tokens=n_tokens,
                                  raw_output=" ".join(f"{s:.3f}" for s in scores)))

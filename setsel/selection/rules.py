@@ -136,3 +136,30 @@ def tune_expected_f1(scores: list[list[float]], gold: list[set[int]], max_passag
     if best is None:
         raise ValueError(f"no floor in {tuple(floors)} is ≤ max_passages={max_passages}")
     return best
+
+
+def second_hop_scores(first: Sequence[float], second: Sequence[float], top: int, mix: float) -> list[float]:
+    """Combine a pool's first read with its second-hop read (the pool read again with passage
+    ``top`` shown as already chosen; Beam Retrieval's hop-conditioned scoring).
+
+    Args:
+        first: the first read's (fused) score of every passage of the pool.
+        second: the second read's score of every *other* passage, in pool order without ``top``.
+        top: the passage shown as known (the first read's best).
+        mix: weight of the second read: each other passage scores ``(1 − mix)·first + mix·second``.
+
+    Returns:
+        One score per passage; ``top`` keeps its first score, raised where needed to stay the best
+        (by 1.0 over the next), so every cut keeps it.
+
+    >>> second_hop_scores([2.0, 0.5, -1.0], [-2.0, 3.0], top=0, mix=1.0)    # the re-read promotes 2
+    [4.0, -2.0, 3.0]
+    >>> second_hop_scores([2.0, 0.5, -1.0], [-2.0, 3.0], top=0, mix=0.5)
+    [2.0, -0.75, 1.0]
+    """
+    if len(second) != len(first) - 1:
+        raise ValueError(f"the second read scores every passage but the known one: {len(first)} vs {len(second)}")
+    others = [(1.0 - mix) * f + mix * s for f, s in zip(first[:top] + first[top + 1:], second)]
+    best_other = max(others, default=float("-inf"))
+    head = float(first[top]) if first[top] > best_other else best_other + 1.0
+    return [float(x) for x in others[:top]] + [head] + [float(x) for x in others[top:]]

@@ -12,8 +12,9 @@ Against position bias every example shows its pool in a fresh seeded random orde
 
 After training, the selection rule — a threshold on the logits and a floor of 1–3 passages —
 that maximises mean set F1 on held-out training questions (``dev_fraction``, pools shown in a
-seeded random order) is tuned (:func:`tune`) and written with the model; :func:`retune`
-(``setsel train-head --retune FOLDER``) redoes only that step for a finished model.
+seeded random order) is tuned (:func:`setsel.training.head_tune.tune`) and written with the model;
+:func:`setsel.training.head_tune.retune` (``setsel train-head --retune FOLDER``) redoes only that
+step for a finished model.
 
 Resumable: the trainable weights, optimiser, scheduler and step are saved atomically every
 ``checkpoint_every`` steps to ``<out>/checkpoint.pt``; a rerun with the same config resumes
@@ -83,6 +84,11 @@ class HeadTrainConfig:
     """Share of the steps with a linear warm-up; then linear decay to 0."""
     pos_weight: float | None = None
     """BCE weight of gold passages; ``None`` = 1."""
+    pin_fraction: float = 0.0
+    """Share of the training pools with ≥ 2 gold passages shown as a *second-hop read*: one gold passage
+    (seeded random) on the layout's ``Known:`` line and out of the pool, the other gold passages the
+    labels (Beam Retrieval's hop-conditioned target; :func:`pinned`). Such a model can re-read a pool
+    given its top passage at selection time (``second_hop``, tuned with the cut). 0 = plain reads only."""
     seed: int = 0
     """Seed of the split, the head's initialisation, the question order and the permutations."""
     dev_fraction: float = 0.05
@@ -92,6 +98,10 @@ class HeadTrainConfig:
     lexical_weights: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 1.5, 2.0])
     """Weights ``w`` of the BM25 fusion (``logit + w·z(BM25 over the pool)``) tried when tuning the cut on
     the held-out questions; the best is recorded as the folder's ``lexical_weight``. ``[0]`` = the head alone."""
+    second_hop_mixes: list[float] = field(default_factory=lambda: [0.5, 1.0])
+    """With ``pin_fraction`` > 0: weights ``m`` of the second-hop read tried with the cut (``(1 − m)·first +
+    m·second`` for every passage but the first read's best); the best is recorded as the folder's
+    ``second_hop_mix``, 0 (one read) when none beats the single read."""
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     """``auto`` = bf16 weights + autocast where the CPU/GPU runs bf16 natively, else fp32."""
     num_threads: int | None = None
@@ -112,10 +122,14 @@ class HeadTrainConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.keep_layers is not None and self.keep_layers < self.lora_layers:
             raise ValueError(f"lora_layers ({self.lora_layers}) must be ≤ keep_layers ({self.keep_layers})")
+        if not 0.0 <= self.pin_fraction <= 1.0:
+            raise ValueError(f"pin_fraction must be in [0, 1], got {self.pin_fraction}")
         if not 0.0 < self.dev_fraction < 1.0:
             raise ValueError(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if any(isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m <= 1 for m in self.second_hop_mixes):
+            raise ValueError(f"second_hop_mixes must be numbers in (0, 1], got {self.second_hop_mixes!r}")
         if not self.lexical_weights or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0
                                            for w in self.lexical_weights):
             raise ValueError(f"lexical_weights must be a non-empty list of numbers ≥ 0, got {self.lexical_weights!r}")
@@ -135,6 +149,29 @@ def permuted(candidates: Any, key: str) -> tuple[list[tuple[str, str]], list[flo
     gold = set(candidates.query.gold_passage_ids)
     shown = [candidates.passages[i] for i in order]
     return [(p.title or "", p.text or "") for p in shown], [1.0 if p.id in gold else 0.0 for p in shown]
+
+
+def pinned(shown: list[tuple[str, str]], labels: list[float], key: str, fraction: float
+           ) -> tuple[tuple[str, str] | None, list[tuple[str, str]], list[float]]:
+    """The second-hop training read of one permuted pool: with probability ``fraction``
+    (``random.Random(key)``) and when the pool has ≥ 2 gold passages, one of them (seeded) becomes
+    the ``known`` passage and leaves the pool; the rest stay labelled. Returns ``(known, shown, labels)``
+    (``known`` ``None``: the pool unchanged). Pure.
+
+    >>> pinned([("a", ""), ("b", ""), ("c", "")], [1.0, 0.0, 1.0], "k", 1.0)[0] in {("a", ""), ("c", "")}
+    True
+    >>> known, shown, labels = pinned([("a", ""), ("b", ""), ("c", "")], [1.0, 0.0, 1.0], "k", 1.0)
+    >>> len(shown), sum(labels), known in shown
+    (2, 1.0, False)
+    >>> pinned([("a", ""), ("b", "")], [1.0, 0.0], "k", 1.0)[0] is None     # one gold: nothing to pin
+    True
+    """
+    gold = [i for i, y in enumerate(labels) if y]
+    rng = random.Random(key)
+    if fraction <= 0 or len(gold) < 2 or rng.random() >= fraction:
+        return None, shown, labels
+    j = rng.choice(gold)
+    return shown[j], shown[:j] + shown[j + 1:], labels[:j] + labels[j + 1:]
 
 
 def schedule(n_questions: int, epochs: int, seed: int) -> list[tuple[int, int]]:
@@ -236,7 +273,7 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
     base_lrs = [cfg.lr, cfg.head_lr]
     ckpt, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
     fingerprint = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items()
-                              if k not in ("progress", "num_threads", "lexical_weights")},  # tuning only
+                              if k not in ("progress", "num_threads", "lexical_weights", "second_hop_mixes")},  # tuning only
                              sort_keys=True, default=str)
     step = 0
     if ckpt.is_file():
@@ -270,7 +307,8 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
         for epoch, qi in order[step * cfg.grad_accum : (step + 1) * cfg.grad_accum]:
             c = train_q[qi]
             shown, labels = permuted(c, f"{cfg.seed}:{epoch}:{c.query.id}")
-            seq = model.encode(c.query.question, shown)
+            known, shown, labels = pinned(shown, labels, f"{cfg.seed}:{epoch}:{c.query.id}:pin", cfg.pin_fraction)
+            seq = model.encode(c.query.question, shown, known)
             with model.autocast():
                 logits = model.forward_sequences([seq])[0].float()
             target = torch.tensor(labels, device=logits.device)
@@ -296,6 +334,8 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
     bar.close()
     train_s = time.perf_counter() - start
 
+    from setsel.training.head_tune import tune
+
     model.meta.update(tune(model, dev_q, cfg))
     model.meta.update({
         "train": {"config": dataclasses.asdict(cfg), "questions": len(train_q), "examples": len(order),
@@ -310,80 +350,6 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
              "%d held-out questions); wrote %s", model.meta["rule"], model.meta["threshold"], model.meta["temperature"],
              model.meta["min_passages"], model.meta["lexical_weight"], model.meta["tuned_set_f1"], len(dev_q), out)
     return model.meta
-
-
-def tune(model: Any, dev_q: list[Any], cfg: HeadTrainConfig) -> dict[str, Any]:
-    """The selection rule for ``model``, tuned on the held-out training questions ``dev_q`` (each
-    pool in its seeded order ``"<seed>:dev:<id>"``), at most ``cfg.max_passages``, for each BM25
-    fusion weight ``w`` in ``cfg.lexical_weights`` (scores ``logit + w·z(BM25 over the pool)``,
-    :func:`~setsel.selection.rules.fuse_lexical`):
-
-    - ``threshold``: the threshold and floor (``min_passages`` ∈ {1, 2, 3}) that maximise mean
-      set F1 (:func:`~setsel.training.cross_encoder.tune_threshold_and_floor`);
-    - ``expected_f1``: the calibration temperature and floor (∈ {1, 2}) that maximise it
-      (:func:`~setsel.selection.rules.tune_expected_f1`).
-
-    The ``(w, rule)`` with the highest held-out F1 wins (on a tie: the smaller ``w``, then
-    ``threshold``); the winning weight's two rules and every weight's best F1 are recorded."""
-    from setsel.selection.lexical import lexical_scores
-    from setsel.selection.rules import fuse_lexical, tune_expected_f1
-    from setsel.training.cross_encoder import tune_threshold_and_floor
-    from setsel.types import Passage
-
-    model.eval()
-    pools, gold = [], []
-    for c in dev_q:
-        shown, labels = permuted(c, f"{cfg.seed}:dev:{c.query.id}")
-        pools.append((c.query.question, shown))
-        gold.append({i for i, y in enumerate(labels) if y})
-    head = model.logits(pools)
-    lexical = [lexical_scores(q, [Passage(id=str(i), title=t, text=x) for i, (t, x) in enumerate(ps)])
-               for q, ps in pools]
-    best: dict[str, Any] | None = None
-    by_weight: dict[str, float] = {}
-    for w in sorted(set(float(x) for x in cfg.lexical_weights)):
-        scores = [fuse_lexical(h, lex, w) for h, lex in zip(head, lexical)]
-        threshold, floor, f1 = tune_threshold_and_floor(scores, gold, cfg.max_passages)
-        temperature, e_floor, e_f1 = tune_expected_f1(scores, gold, cfg.max_passages)
-        by_weight[str(w)] = round(max(f1, e_f1), 6)
-        if best is not None and max(f1, e_f1) <= best["tuned_set_f1"] + 1e-12:
-            continue
-        use_ef1 = e_f1 > f1 + 1e-12
-        best = {"rule": "expected_f1" if use_ef1 else "threshold", "threshold": round(threshold, 6),
-                "temperature": temperature, "min_passages": e_floor if use_ef1 else floor,
-                "lexical_weight": w, "tuned_on": len(dev_q), "tuned_set_f1": max(f1, e_f1),
-                "tuned_rules": {"threshold": {"threshold": round(threshold, 6), "min_passages": floor,
-                                              "set_f1": round(f1, 6)},
-                                "expected_f1": {"temperature": temperature, "min_passages": e_floor,
-                                                "set_f1": round(e_f1, 6)}}}
-    assert best is not None  # lexical_weights is non-empty (checked by the config)
-    best["tuned_set_f1"] = round(best["tuned_set_f1"], 6)
-    return {**best, "tuned_lexical_weights": by_weight, "tuned_question_ids": [c.query.id for c in dev_q]}
-
-
-def retune(folder: str | Path, cfg: HeadTrainConfig) -> dict[str, Any]:
-    """Re-tune the selection rule of a trained model ``folder`` on the held-out training questions
-    of ``cfg`` (the same split as training), rewriting only ``setsel_head.json``'s rule fields."""
-    from setsel.selection.head_model import META_FILE, PoolHeadModel
-    from setsel.training.cross_encoder import labelled_questions, split_questions
-
-    folder = Path(folder)
-    if cfg.num_threads:
-        import torch
-
-        torch.set_num_threads(cfg.num_threads)
-    model = PoolHeadModel.load(folder)
-    _, dev_q = split_questions(labelled_questions(cfg), cfg.dev_fraction, cfg.seed)  # type: ignore[arg-type]
-    rule = tune(model, dev_q, cfg)
-    meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    if meta.get("tuned_question_ids") and meta["tuned_question_ids"] != rule["tuned_question_ids"]:
-        raise ValueError(f"{folder} was tuned on other held-out questions than {cfg.data} gives now")
-    meta.update(rule)
-    (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    log.info("retuned %s: rule %s (threshold %.4f / temperature %.2f), at least %d, lexical weight %.2f (mean set "
-             "F1 %.4f on %d held-out questions)", folder, rule["rule"], rule["threshold"], rule["temperature"],
-             rule["min_passages"], rule["lexical_weight"], rule["tuned_set_f1"], len(dev_q))
-    return meta
 
 
 def _plot(metrics: Path, png: Path) -> None:

@@ -38,6 +38,9 @@ def test_bad_options_and_unknown_models_are_clear_errors(tmp_path):
         get_selector("llm_head", temperature=0)
     with pytest.raises(SelectorError, match="lexical_weight must be a number ≥ 0"):
         get_selector("llm_head", lexical_weight=-1)
+    for bad in (1.5, -0.1, "yes", True):
+        with pytest.raises(SelectorError, match=r"second_hop_mix must be a number in \[0, 1\]"):
+            get_selector("llm_head", second_hop_mix=bad)
 
 
 def test_the_rule_comes_from_the_folder_unless_given(tmp_path):
@@ -133,3 +136,35 @@ def test_readme_snippet_runs_and_selects_both_magazines(capsys):
     snippet = re.search(r"```python\n(from setsel.selection import get_selector.*?)```", text, re.S).group(1)
     exec(compile(snippet, "README.md", "exec"), {})
     assert capsys.readouterr().out.strip().splitlines()[-1] == "['p2', 'p4']"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_second_hop_read_rescores_the_pool_given_the_first_reads_best(data_dir):
+    """``second_hop_mix``: the pool is read again with the first read's best passage on the Known
+    line; that passage stays selected, every other one scores (1 − m)·first + m·second."""
+    from setsel.datasets import load_dataset
+    from setsel.selection.lexical import lexical_scores
+    from setsel.selection.llm_head import best_index
+    from setsel.selection.rules import fuse_lexical
+
+    dev = load_dataset("musique", limit=2)
+    # fp32: a pool's logits do not depend on what else shares its padded batch (in bf16 they move by ~.05)
+    one = get_selector("llm_head", second_hop_mix=0, dtype="fp32")
+    two = get_selector("llm_head", second_hop_mix=1.0, lexical_weight=one.lexical_weight, dtype="fp32")
+    assert two.second_hop_mix == 1.0 and one.second_hop_mix == 0.0
+    first, both = one.scores(dev), two.scores(dev)
+    model = two._load()
+    for c, f, s in zip(dev, first, both):
+        top = best_index(f)
+        assert best_index(s) == top                                  # the first read's best stays first
+        shown = [(p.title or "", p.text or "") for p in c.passages]
+        again = model.logits([(c.query.question, shown[:top] + shown[top + 1:])], known=[shown[top]])[0]
+        lex = lexical_scores(c.query.question, c.passages)
+        expected = fuse_lexical(again, lex[:top] + lex[top + 1:], one.lexical_weight)
+        assert s[:top] + s[top + 1:] == pytest.approx(expected, abs=1e-3)
+        assert max(abs(a - b) for a, b in zip(f[:top] + f[top + 1:], expected)) > 0.05   # the re-read differs
+    for c, o1, o2 in zip(dev, one.select(dev), two.select(dev)):
+        assert 1 <= len(o2.selected_ids) <= two.cap and set(o2.selected_ids) <= set(c.ids)
+        assert o2.selected_ids[0] == o1.selected_ids[0]
+        assert o2.prompt_tokens > 1.8 * o1.prompt_tokens                # two reads are counted

@@ -54,3 +54,17 @@ def test_fuse_lexical_adds_the_weighted_pool_z_scores_by_hand():
     assert standardise([]) == []
     with pytest.raises(ValueError, match="one lexical score per passage"):
         fuse_lexical([1.0], [1.0, 2.0], 1.0)
+
+
+def test_second_hop_scores_mix_the_two_reads_and_keep_the_known_passage_first_by_hand():
+    from setsel.selection.rules import second_hop_scores
+
+    first = [0.5, 2.0, -1.0, 0.0]            # the first read's best is passage 1
+    second = [-3.0, 4.0, 1.0]                # passages 0, 2, 3 re-read with passage 1 known
+    # m = 1: the second read alone; passage 1 must stay the best: raised to 4.0 + 1
+    assert second_hop_scores(first, second, 1, 1.0) == [-3.0, 5.0, 4.0, 1.0]
+    # m = 0.5: 0.5·first + 0.5·second = -1.25, 1.5, 0.5; passage 1 (2.0) already the best: unchanged
+    assert second_hop_scores(first, second, 1, 0.5) == [-1.25, 2.0, 1.5, 0.5]
+    assert second_hop_scores([1.0], [], 0, 1.0) == [1.0]                # a pool of one
+    with pytest.raises(ValueError, match="every passage but the known one"):
+        second_hop_scores(first, first, 1, 0.5)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from setsel.training.head import HeadTrainConfig, lr_factor, permuted, schedule
+from setsel.training.head import HeadTrainConfig, lr_factor, permuted, pinned, schedule
 from setsel.types import Candidates, Passage, Query
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,6 +28,26 @@ def test_permuted_keeps_labels_with_their_passages():
     assert {t for (t, _), y in zip(shown, labels) if y} == {"T2", "T4"}
     assert permuted(c, "0:0:q") == (shown, labels)                    # seeded
     assert [permuted(c, f"0:{e}:q")[0] for e in range(4)] != [shown] * 4   # a new order per epoch
+
+
+def test_pinned_second_hop_reads_move_one_gold_passage_to_the_known_line():
+    c = Candidates(Query("q", "Q?", gold_passage_ids=["p2", "p4", "p5"]),
+                   [Passage(f"p{i}", f"T{i}", f"text {i}") for i in range(6)])
+    shown, labels = permuted(c, "0:0:q")
+    assert pinned(shown, labels, "k", 0.0) == (None, shown, labels)                 # off: the plain read
+    reads = [pinned(shown, labels, f"0:{e}:q:pin", 1.0) for e in range(20)]
+    for known, rest, rest_labels in reads:
+        assert known in {("T2", "text 2"), ("T4", "text 4"), ("T5", "text 5")} and known not in rest
+        assert len(rest) == 5 and sum(rest_labels) == 2.0                        # the other two stay gold
+        assert {t for (t, _), y in zip(rest, rest_labels) if y} == {"T2", "T4", "T5"} - {known[0]}
+        assert [p for p in shown if p != known] == rest                           # pool order kept
+    assert len({r[0] for r in reads}) == 3                                        # each gold passage gets pinned
+    assert pinned(shown, labels, "0:3:q:pin", 1.0) == reads[3]                    # seeded
+    half = [pinned(shown, labels, f"0:{e}:q:pin", 0.5)[0] is not None for e in range(200)]
+    assert 70 <= sum(half) <= 130
+    one_gold = Candidates(Query("r", "R?", gold_passage_ids=["p1"]), c.passages)
+    s1, l1 = permuted(one_gold, "0:0:r")
+    assert all(pinned(s1, l1, f"{e}", 1.0) == (None, s1, l1) for e in range(10))  # nothing left to find
 
 
 def test_schedule_and_learning_rate_by_hand():
@@ -50,6 +70,10 @@ def test_config_file_and_validation():
         load_config(HeadTrainConfig, None, ["dev_fraction=0"])
     with pytest.raises(ConfigError, match="precision"):
         load_config(HeadTrainConfig, None, ["precision=fp8"])
+    with pytest.raises(ConfigError, match="pin_fraction"):
+        load_config(HeadTrainConfig, None, ["pin_fraction=1.5"])
+    with pytest.raises(ConfigError, match="second_hop_mixes"):
+        load_config(HeadTrainConfig, None, ["second_hop_mixes=[0]"])
 
 
 def _config(tiny_llama_dir, out, **extra) -> HeadTrainConfig:
@@ -100,6 +124,29 @@ def test_trains_tunes_and_selects_through_the_selector(tiny_llama_dir, data_dir,
     assert scores == pytest.approx(sel.scores(dev[:1])[0])      # deterministic
     low = get_selector("llm_head", model=str(out), dtype="fp32", threshold=-1e9, max_passages=4).select(dev[:1])[0]
     assert len(low.selected_ids) == 4                             # everything clears it: capped
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_second_hop_training_tunes_the_mix_and_selects_with_two_reads(tiny_llama_dir, data_dir, tmp_path):
+    from setsel.datasets import load_dataset
+    from setsel.selection import get_selector
+    from setsel.selection.head_model import META_FILE
+    from setsel.training.head import train_head
+
+    out = tmp_path / "pin"
+    meta = train_head(_config(tiny_llama_dir, out, pin_fraction=1.0))
+    saved = json.loads((out / META_FILE).read_text())
+    by_mix = saved["tuned_second_hop_mixes"]
+    assert set(by_mix) == {"0.0", "0.5", "1.0"}                 # one read, and the two mixes of the grid
+    assert saved["tuned_set_f1"] == max(by_mix.values()) == by_mix[str(saved["second_hop_mix"])]
+    assert meta["train"]["config"]["pin_fraction"] == 1.0
+    dev = load_dataset("hotpotqa-ircot", limit=2)
+    one = get_selector("llm_head", model=str(out), dtype="fp32", second_hop_mix=0).select(dev)
+    two = get_selector("llm_head", model=str(out), dtype="fp32", second_hop_mix=1.0).select(dev)
+    for c, a, b in zip(dev, one, two):
+        assert set(b.selected_ids) <= set(c.ids) and b.selected_ids[0] == a.selected_ids[0]
+        assert b.prompt_tokens > a.prompt_tokens
 
 
 @pytest.mark.slow
