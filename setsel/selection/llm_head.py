@@ -235,10 +235,10 @@ class LLMHead(Selector):
         if not mix:
             return first
         pools = [(c.query.question, [(p.title or "", p.text or "") for p in c.passages]) for c in batch]
-        tops = [best_index(s) for s in first]
+        tops = [best_index(s) if s else 0 for s in first]
         second = second_read(self._load(), pools, tops, self.options.batch_tokens)
-        return [second_hop_scores(f, fuse_lexical(h2, lex[:t] + lex[t + 1:], w), t, mix)
-                for f, h2, lex, t in zip(first, second, lexical, tops)]
+        return [second_hop_scores(f, fuse_lexical(h2, lex[:t] + lex[t + 1:], w), t, mix) if len(f) > 1 else f
+                for f, h2, lex, t in zip(first, second, lexical, tops)]   # a pool of 0 or 1: nothing to re-read
 
     def _select(self, batch: list[Candidates]) -> list[Selection]:
         cap, floor = self.cap, self.floor

@@ -168,3 +168,7 @@ def test_second_hop_read_rescores_the_pool_given_the_first_reads_best(data_dir):
         assert 1 <= len(o2.selected_ids) <= two.cap and set(o2.selected_ids) <= set(c.ids)
         assert o2.selected_ids[0] == o1.selected_ids[0]
         assert o2.prompt_tokens > 1.8 * o1.prompt_tokens                # two reads are counted
+    from setsel.types import Candidates
+
+    tiny = [Candidates(dev[0].query, []), Candidates(dev[0].query, dev[0].passages[:1])]
+    assert [o.selected_ids for o in two.select(tiny)] == [[], [dev[0].passages[0].id]]   # nothing to re-read
