@@ -4,7 +4,8 @@ After training, :func:`tune` reads the held-out questions' pools (each in a seed
 order), and picks the BM25 fusion weight, the second-hop mix (for a model trained with
 second-hop reads), the rule (threshold or expected F1) and its floor that maximise mean set F1;
 :func:`retune` (``setsel train-head --retune FOLDER``) redoes only this for a finished model and
-rewrites its ``setsel_head.json``. Never tuned on evaluation data.
+rewrites its ``setsel_head.json``. Never tuned on evaluation data. ``cfg`` is the run's
+:class:`setsel.training.head.HeadTrainConfig` (not imported here: :mod:`setsel.training.head` imports this module).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from setsel.training.head import HeadTrainConfig, permuted
+from setsel.training.head_data import permuted
 
 log = logging.getLogger(__name__)
 
 
-def tune(model: Any, dev_q: list[Any], cfg: HeadTrainConfig) -> dict[str, Any]:
+def tune(model: Any, dev_q: list[Any], cfg: Any) -> dict[str, Any]:
     """The selection rule for ``model``, tuned on the held-out training questions ``dev_q`` (each
     pool in its seeded order ``"<seed>:dev:<id>"``), at most ``cfg.max_passages``, for each BM25
     fusion weight ``w`` in ``cfg.lexical_weights`` (scores ``logit + w·z(BM25 over the pool)``,
@@ -87,7 +88,7 @@ def tune(model: Any, dev_q: list[Any], cfg: HeadTrainConfig) -> dict[str, Any]:
             "tuned_question_ids": [c.query.id for c in dev_q]}
 
 
-def retune(folder: str | Path, cfg: HeadTrainConfig) -> dict[str, Any]:
+def retune(folder: str | Path, cfg: Any) -> dict[str, Any]:
     """Re-tune the selection rule of a trained model ``folder`` on the held-out training questions
     of ``cfg`` (the same split as training), rewriting only ``setsel_head.json``'s rule fields."""
     from setsel.selection.head_model import META_FILE, PoolHeadModel
