@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 
 from setsel.selection import register_selector
 from setsel.selection.base import Selector, SelectorError, SelectorOptions, check_positive_int
-from setsel.selection.cross_encoder import select_by_threshold
+from setsel.selection.cross_encoder import rank_by_scores, select_by_threshold
 from setsel.selection.rules import fuse_lexical, second_hop_scores, select_expected_f1
 from setsel.types import Candidates, Selection
 
@@ -120,13 +120,19 @@ class LLMHeadOptions(SelectorOptions):
         check_positive_int("num_threads", self.num_threads, allow_none=True)
 
 
-def best_index(scores: list[float]) -> int:
-    """The index of the highest score (the first on a tie). Pure.
+def top_index(scores: list[float]) -> int:
+    """The best-scored passage (the first on a tie, as the cut ranks them); 0 for an empty pool."""
+    return rank_by_scores(scores)[0] if scores else 0
 
-    >>> best_index([0.2, 1.5, 1.5])
-    1
-    """
-    return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
+def combine_reads(first: list[float], read: list[float], lexical: list[float], top: int, weight: float,
+                  mix: float) -> list[float]:
+    """The cut's scores after the second read: ``read`` (the head logits of every passage but ``top``)
+    fused with BM25 like the first read, then mixed (:func:`~setsel.selection.rules.second_hop_scores`);
+    a pool of 0 or 1 passages has nothing to re-read and keeps ``first``."""
+    if len(first) < 2:
+        return first
+    return second_hop_scores(first, fuse_lexical(read, lexical[:top] + lexical[top + 1:], weight), top, mix)
 
 
 def second_read(model: Any, pools: list[tuple[str, list[tuple[str, str]]]], tops: list[int],
@@ -235,10 +241,9 @@ class LLMHead(Selector):
         if not mix:
             return first
         pools = [(c.query.question, [(p.title or "", p.text or "") for p in c.passages]) for c in batch]
-        tops = [best_index(s) if s else 0 for s in first]
+        tops = [top_index(s) for s in first]
         second = second_read(self._load(), pools, tops, self.options.batch_tokens)
-        return [second_hop_scores(f, fuse_lexical(h2, lex[:t] + lex[t + 1:], w), t, mix) if len(f) > 1 else f
-                for f, h2, lex, t in zip(first, second, lexical, tops)]   # a pool of 0 or 1: nothing to re-read
+        return [combine_reads(f, r, lex, t, w, mix) for f, r, lex, t in zip(first, second, lexical, tops)]
 
     def _select(self, batch: list[Candidates]) -> list[Selection]:
         cap, floor = self.cap, self.floor
@@ -258,7 +263,7 @@ class LLMHead(Selector):
             shown = [(p.title or "", p.text or "") for p in c.passages]
             n_tokens = self._model.encode(c.query.question, shown).length
             if self.second_hop_mix and len(shown) > 1:   # the second read's tokens count too
-                top = best_index(scores)
+                top = top_index(scores)
                 n_tokens += self._model.encode(c.query.question, shown[:top] + shown[top + 1:], shown[top]).length
             out.append(Selection(query_id=c.query.id, method=self.name, selected_ids=[c.passages[i].id for i in chosen],
                                  ordered=True, parse_status="ok", prompt_tokens=n_tokens,

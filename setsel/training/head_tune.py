@@ -37,8 +37,8 @@ def tune(model: Any, dev_q: list[Any], cfg: Any) -> dict[str, Any]:
     smaller ``m``, then ``threshold``); the winner's two rules and the best F1 of every ``w`` and every
     ``m`` are recorded."""
     from setsel.selection.lexical import lexical_scores
-    from setsel.selection.llm_head import best_index, second_read
-    from setsel.selection.rules import fuse_lexical, second_hop_scores, tune_expected_f1
+    from setsel.selection.llm_head import combine_reads, second_read, top_index
+    from setsel.selection.rules import fuse_lexical, tune_expected_f1
     from setsel.training.cross_encoder import tune_threshold_and_floor
     from setsel.types import Passage
 
@@ -58,15 +58,14 @@ def tune(model: Any, dev_q: list[Any], cfg: Any) -> dict[str, Any]:
     by_mix: dict[str, float] = {}
     for w in sorted(set(float(x) for x in cfg.lexical_weights)):
         first = [fuse_lexical(h, lex, w) for h, lex in zip(head, lexical)]
-        tops = [best_index(s) for s in first]
+        tops = [top_index(s) for s in first]
         if len(mixes) > 1:
             need = [i for i, t in enumerate(tops) if (i, t) not in reads]
             for i, r in zip(need, second_read(model, [pools[i] for i in need], [tops[i] for i in need])):
                 reads[(i, tops[i])] = r
         for mix in mixes:
-            scores = first if not mix else [
-                second_hop_scores(first[i], fuse_lexical(reads[(i, t)], lexical[i][:t] + lexical[i][t + 1:], w), t, mix)
-                for i, t in enumerate(tops)]
+            scores = first if not mix else [combine_reads(first[i], reads[(i, t)], lexical[i], t, w, mix)
+                                            for i, t in enumerate(tops)]
             threshold, floor, f1 = tune_threshold_and_floor(scores, gold, cfg.max_passages)
             temperature, e_floor, e_f1 = tune_expected_f1(scores, gold, cfg.max_passages)
             score = max(f1, e_f1)

@@ -145,7 +145,7 @@ def test_second_hop_read_rescores_the_pool_given_the_first_reads_best(data_dir):
     line; that passage stays selected, every other one scores (1 − m)·first + m·second."""
     from setsel.datasets import load_dataset
     from setsel.selection.lexical import lexical_scores
-    from setsel.selection.llm_head import best_index
+    from setsel.selection.llm_head import top_index
     from setsel.selection.rules import fuse_lexical
 
     dev = load_dataset("musique", limit=2)
@@ -156,8 +156,8 @@ def test_second_hop_read_rescores_the_pool_given_the_first_reads_best(data_dir):
     first, both = one.scores(dev), two.scores(dev)
     model = two._load()
     for c, f, s in zip(dev, first, both):
-        top = best_index(f)
-        assert best_index(s) == top                                  # the first read's best stays first
+        top = top_index(f)
+        assert top_index(s) == top                                  # the first read's best stays first
         shown = [(p.title or "", p.text or "") for p in c.passages]
         again = model.logits([(c.query.question, shown[:top] + shown[top + 1:])], known=[shown[top]])[0]
         lex = lexical_scores(c.query.question, c.passages)
