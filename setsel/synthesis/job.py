@@ -75,8 +75,11 @@ def source_label(spec: DatasetSpec) -> str:
     return f"{spec.name}/{Path(spec.path).stem}" if spec.path else spec.name
 
 
-def load_questions(cfg: SynthesisConfig) -> list[Candidates]:
+def load_questions(cfg: SynthesisConfig, sources: dict[str, str] | None = None) -> list[Candidates]:
     """Every usable question of ``cfg.datasets`` (a pool and a gold answer), ids unique.
+
+    ``sources``, when given, is filled with each kept question's id → its dataset's
+    :func:`source_label` (``llm_head`` training oversamples by dataset).
 
     Ids are the datasets' own. Some loaders number questions by row (the openret pools:
     ``"0"``, ``"1"``, …), so two datasets can share an id: a question whose id an *earlier,
@@ -103,6 +106,8 @@ def load_questions(cfg: SynthesisConfig) -> list[Candidates]:
                 continue
             owner[qid] = label
             out.append(c)
+    if sources is not None:
+        sources.update(owner)
     return out
 
 
@@ -132,14 +137,15 @@ def evaluation_questions(specs: list[DatasetSpec]) -> set[str]:
     return texts
 
 
-def training_questions(cfg: SynthesisConfig) -> tuple[list[Candidates], list[str]]:
+def training_questions(cfg: SynthesisConfig, sources: dict[str, str] | None = None
+                       ) -> tuple[list[Candidates], list[str]]:
     """:func:`load_questions` minus every question that occurs in ``cfg.exclude_eval``.
 
-    Returns ``(kept, refused_ids)``.
+    Returns ``(kept, refused_ids)``; ``sources`` as in :func:`load_questions`.
     """
     from setsel.synthesis.gold import exclude_questions
 
-    questions = load_questions(cfg)
+    questions = load_questions(cfg, sources)
     if not cfg.exclude_eval:
         return questions, []
     return exclude_questions(questions, evaluation_questions(cfg.exclude_eval))

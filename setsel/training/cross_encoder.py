@@ -167,8 +167,10 @@ def tune_threshold_and_floor(scores: list[list[float]], gold: list[set[int]], ma
     return best
 
 
-def labelled_questions(cfg: CrossEncoderTrainConfig) -> list[Any]:
-    """The training questions (Candidates) that have a gold passage in their pool, in file order."""
+def labelled_questions(cfg: CrossEncoderTrainConfig, sources: dict[str, str] | None = None) -> list[Any]:
+    """The training questions (Candidates) that have a gold passage in their pool, in file order.
+
+    ``sources``, when given, is filled with question id → dataset label (``synthesis.job.source_label``)."""
     import dataclasses
 
     from setsel.config import load_config
@@ -177,7 +179,7 @@ def labelled_questions(cfg: CrossEncoderTrainConfig) -> list[Any]:
     syn = load_config(SynthesisConfig, cfg.data)
     if cfg.datasets is not None:
         syn = dataclasses.replace(syn, datasets=list(cfg.datasets))
-    questions, refused = training_questions(syn)
+    questions, refused = training_questions(syn, sources)
     kept = [c for c in questions if set(c.query.gold_passage_ids) & {p.id for p in c.passages}]
     log.info("training questions: %d (%d refused as evaluation questions, %d without gold in pool)",
              len(questions), len(refused), len(questions) - len(kept))

@@ -92,6 +92,11 @@ class HeadTrainConfig:
     (seeded random) on the layout's ``Known:`` line and out of the pool, the other gold passages the
     labels (Beam Retrieval's hop-conditioned target; :func:`pinned`). Such a model can re-read a pool
     given its top passage at selection time (``second_hop``, tuned with the cut). 0 = plain reads only."""
+    repeats: dict[str, int] = field(default_factory=dict)
+    """Reads per epoch of every training question of these datasets (keyed by the synthesis config's
+    dataset label: its ``name``, or ``name/folder`` where a ``path`` is given), each read in its own
+    permutation; other datasets are read once. E.g. ``{musique-train: 3}`` oversamples the only
+    20-passage (MuSiQue) pools. Held-out questions are never repeated. ``{}`` = every question once."""
     seed: int = 0
     """Seed of the split, the head's initialisation, the question order and the permutations."""
     dev_fraction: float = 0.05
@@ -125,6 +130,8 @@ class HeadTrainConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.keep_layers is not None and self.keep_layers < self.lora_layers:
             raise ValueError(f"lora_layers ({self.lora_layers}) must be ≤ keep_layers ({self.keep_layers})")
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.repeats.values()):
+            raise ValueError(f"repeats must map dataset labels to integers ≥ 1, got {self.repeats!r}")
         if not 0.0 <= self.pin_fraction <= 1.0:
             raise ValueError(f"pin_fraction must be in [0, 1], got {self.pin_fraction}")
         if not 0.0 < self.dev_fraction < 1.0:
@@ -138,17 +145,26 @@ class HeadTrainConfig:
             raise ValueError(f"lexical_weights must be a non-empty list of numbers ≥ 0, got {self.lexical_weights!r}")
 
 
-def schedule(n_questions: int, epochs: int, seed: int) -> list[tuple[int, int]]:
-    """``(epoch, question index)`` in training order: each epoch a seeded shuffle. Pure.
+def schedule(n_questions: int, epochs: int, seed: int, reads: list[int] | None = None
+             ) -> list[tuple[int, int, int]]:
+    """``(epoch, question index, read)`` in training order: each epoch a seeded shuffle of every
+    question's ``reads[i]`` reads (default 1; read 0 first listed, so with one read each the order is
+    the same as without ``reads``). Pure.
 
-    >>> len(schedule(3, 2, 0)), sorted(i for e, i in schedule(3, 2, 0) if e == 1)
+    >>> len(schedule(3, 2, 0)), sorted(i for e, i, r in schedule(3, 2, 0) if e == 1)
     (6, [0, 1, 2])
+    >>> sorted((i, r) for e, i, r in schedule(2, 1, 0, reads=[1, 2]))
+    [(0, 0), (1, 0), (1, 1)]
     """
+    reads = reads or [1] * n_questions
+    if len(reads) != n_questions:
+        raise ValueError(f"reads has {len(reads)} entries for {n_questions} questions")
+    items = [(i, 0) for i in range(n_questions)] + [(i, r) for i in range(n_questions) for r in range(1, reads[i])]
     out = []
     for e in range(epochs):
-        idx = list(range(n_questions))
+        idx = list(items)
         random.Random(f"{seed}:epoch{e}").shuffle(idx)
-        out.extend((e, i) for i in idx)
+        out.extend((e, i, r) for i, r in idx)
     return out
 
 
@@ -218,11 +234,16 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
     from setsel.selection.head_model import META_FILE
 
     (out / META_FILE).unlink(missing_ok=True)   # never leave a finished-looking folder mid-run
-    questions = labelled_questions(cfg)  # type: ignore[arg-type]  (same fields: data, datasets, limit)
+    sources: dict[str, str] = {}
+    questions = labelled_questions(cfg, sources)  # type: ignore[arg-type]  (same fields: data, datasets, limit)
     if len(questions) < 2:
         raise ValueError(f"need at least 2 training questions with a gold passage, got {len(questions)}")
+    unknown = sorted(set(cfg.repeats) - set(sources.values()))
+    if unknown:
+        raise ValueError(f"repeats names {unknown}, not a training dataset; valid: {sorted(set(sources.values()))}")
     train_q, dev_q = split_questions(questions, cfg.dev_fraction, cfg.seed)
-    order = schedule(len(train_q), cfg.epochs, cfg.seed)
+    order = schedule(len(train_q), cfg.epochs, cfg.seed,
+                     [cfg.repeats.get(sources.get(c.query.id, ""), 1) for c in train_q])
     total = math.ceil(len(order) / cfg.grad_accum)
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
@@ -268,10 +289,11 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
         for group, base_lr in zip(opt.param_groups, base_lrs):
             group["lr"] = base_lr * lr_factor(step, total, warmup)
         losses = []
-        for epoch, qi in order[step * cfg.grad_accum : (step + 1) * cfg.grad_accum]:
+        for epoch, qi, read in order[step * cfg.grad_accum : (step + 1) * cfg.grad_accum]:
             c = train_q[qi]
-            shown, labels = permuted(c, f"{cfg.seed}:{epoch}:{c.query.id}")
-            known, shown, labels = pinned(shown, labels, f"{cfg.seed}:{epoch}:{c.query.id}:pin", cfg.pin_fraction)
+            key = f"{cfg.seed}:{epoch}:{c.query.id}" + (f":{read}" if read else "")   # read 0: the key of one read
+            shown, labels = permuted(c, key)
+            known, shown, labels = pinned(shown, labels, f"{key}:pin", cfg.pin_fraction)
             seq = model.encode(c.query.question, shown, known)
             with model.autocast():
                 logits = model.forward_sequences([seq])[0].float()

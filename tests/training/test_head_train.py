@@ -52,9 +52,17 @@ def test_pinned_second_hop_reads_move_one_gold_passage_to_the_known_line():
 
 def test_schedule_and_learning_rate_by_hand():
     order = schedule(4, 3, seed=1)
-    assert len(order) == 12 and [e for e, _ in order] == [0] * 4 + [1] * 4 + [2] * 4
-    assert all(sorted(i for e, i in order if e == k) == [0, 1, 2, 3] for k in range(3))
+    assert len(order) == 12 and [e for e, _, _ in order] == [0] * 4 + [1] * 4 + [2] * 4
+    assert all(sorted(i for e, i, _ in order if e == k) == [0, 1, 2, 3] for k in range(3))
+    assert {r for _, _, r in order} == {0}
     assert order == schedule(4, 3, seed=1) and order != schedule(4, 3, seed=2)
+    # repeats: question 2 read 3 times an epoch (reads 0, 1, 2), the others once; one read each = no reads
+    rep = schedule(4, 2, seed=1, reads=[1, 1, 3, 1])
+    assert len(rep) == 12 and all(sorted((i, r) for e, i, r in rep if e == k) ==
+                                  [(0, 0), (1, 0), (2, 0), (2, 1), (2, 2), (3, 0)] for k in range(2))
+    assert schedule(4, 3, seed=1, reads=[1, 1, 1, 1]) == order
+    with pytest.raises(ValueError, match="3 entries for 4"):
+        schedule(4, 1, seed=0, reads=[1, 1, 1])
     # warm-up 2 of 10 steps: 1/2, 2/2, then (10 - s) / 8
     assert [lr_factor(s, 10, 2) for s in (0, 1, 2, 6, 9)] == [0.5, 1.0, 1.0, 0.5, 0.125]
 
@@ -74,16 +82,19 @@ def test_config_file_and_validation():
         load_config(HeadTrainConfig, None, ["pin_fraction=1.5"])
     with pytest.raises(ConfigError, match="second_hop_mixes"):
         load_config(HeadTrainConfig, None, ["second_hop_mixes=[0]"])
+    with pytest.raises(ConfigError, match="repeats"):
+        load_config(HeadTrainConfig, None, ["repeats={musique-train: 0}"])
+    assert load_config(HeadTrainConfig, None, ["repeats={musique-train: 3}"]).repeats == {"musique-train": 3}
 
 
 def _config(tiny_llama_dir, out, **extra) -> HeadTrainConfig:
     from setsel.synthesis.job import DatasetSpec
 
-    return HeadTrainConfig(datasets=[DatasetSpec(name="hotpotqa-train", limit=12)], out=str(out),
-                           base_model=str(tiny_llama_dir), keep_layers=None, lora_layers=2, lora_r=4, lora_alpha=8,
-                           head_inner=16, max_words=20, epochs=2, grad_accum=2, lr=5e-3, head_lr=1e-2,
-                           dev_fraction=0.2, precision="fp32", num_threads=1, checkpoint_every=1, logging_steps=1,
-                           progress=False, **extra)
+    return HeadTrainConfig(**{**dict(
+        datasets=[DatasetSpec(name="hotpotqa-train", limit=12)], out=str(out), base_model=str(tiny_llama_dir),
+        keep_layers=None, lora_layers=2, lora_r=4, lora_alpha=8, head_inner=16, max_words=20, epochs=2, grad_accum=2,
+        lr=5e-3, head_lr=1e-2, dev_fraction=0.2, precision="fp32", num_threads=1, checkpoint_every=1,
+        logging_steps=1, progress=False), **extra})
 
 
 @pytest.mark.slow
@@ -147,6 +158,27 @@ def test_second_hop_training_tunes_the_mix_and_selects_with_two_reads(tiny_llama
     for c, a, b in zip(dev, one, two):
         assert set(b.selected_ids) <= set(c.ids) and b.selected_ids[0] == a.selected_ids[0]
         assert b.prompt_tokens > a.prompt_tokens
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_repeats_read_one_datasets_questions_more_often(tiny_llama_dir, data_dir, tmp_path):
+    from setsel.synthesis.job import DatasetSpec
+    from setsel.training.cross_encoder import labelled_questions, split_questions
+    from setsel.training.head import train_head
+
+    two = [DatasetSpec(name="hotpotqa-train", limit=6), DatasetSpec(name="musique-train", limit=6)]
+    with pytest.raises(ValueError, match=r"valid: \['hotpotqa-train', 'musique-train'\]"):
+        train_head(_config(tiny_llama_dir, tmp_path / "bad", datasets=two, repeats={"2wiki-train": 2}))
+    cfg = _config(tiny_llama_dir, tmp_path / "rep", datasets=two, repeats={"musique-train": 3}, epochs=2, max_steps=1)
+    sources: dict[str, str] = {}
+    train_q, dev_q = split_questions(labelled_questions(cfg, sources), cfg.dev_fraction, cfg.seed)
+    n_musique = sum(sources[c.query.id] == "musique-train" for c in train_q)
+    assert 0 < n_musique < len(train_q) and set(sources.values()) == {"hotpotqa-train", "musique-train"}
+    meta = train_head(cfg)
+    # every trained question once an epoch, the MuSiQue ones twice more; held-out questions untouched
+    assert meta["train"]["examples"] == 2 * (len(train_q) + 2 * n_musique)
+    assert (meta["train"]["questions"], meta["tuned_on"]) == (len(train_q), len(dev_q))
 
 
 @pytest.mark.slow
