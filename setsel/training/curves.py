@@ -26,6 +26,25 @@ def read_metrics(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def truncate_metrics(path: str | Path, step: int) -> Path:
+    """Keep only the rows of ``metrics.jsonl`` at ``path`` logged at or before ``step`` (creating
+    the file and its folder if missing) and return the path: a run resuming from a checkpoint
+    written at ``step`` redoes the later steps, so their old rows would otherwise appear twice.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "metrics.jsonl"
+    >>> _ = p.write_text('{"step": 5, "loss": 1.0}\\n{"step": 10, "loss": 0.5}\\n{"step": 15, "loss": 0.4}\\n')
+    >>> [r["step"] for r in read_metrics(truncate_metrics(p, 10))]
+    [5, 10]
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    kept = [r for r in rows if r.strip() and json.loads(r)["step"] <= step]
+    path.write_text("".join(r + "\n" for r in kept), encoding="utf-8")
+    return path
+
+
 def smooth(values: Sequence[float], window: int) -> list[float]:
     """Trailing moving average: item i is the mean of ``values[max(0, i-window+1) : i+1]``.
 

@@ -232,6 +232,7 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     from setsel.selection.head_model import META_FILE
+    from setsel.training.curves import truncate_metrics
 
     (out / META_FILE).unlink(missing_ok=True)   # never leave a finished-looking folder mid-run
     sources: dict[str, str] = {}
@@ -271,6 +272,7 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
                 p.copy_(state["weights"][n])
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
+        truncate_metrics(metrics_path, step)   # the steps after the checkpoint are redone: no duplicate rows
         log.info("resuming at step %d of %d", step, total)
     else:
         metrics_path.unlink(missing_ok=True)

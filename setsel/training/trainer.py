@@ -251,12 +251,9 @@ def _all_mean(value: float, count: int, session: Session) -> float:
 
 def _metrics_log(cfg: TrainConfig, start_step: int) -> Path:
     """``metrics.jsonl`` with rows after ``start_step`` dropped (they are about to be redone)."""
-    path = Path(cfg.output_dir) / "metrics.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    kept = [r for r in rows if r.strip() and json.loads(r)["step"] <= start_step]
-    path.write_text("".join(r + "\n" for r in kept), encoding="utf-8")
-    return path
+    from setsel.training.curves import truncate_metrics
+
+    return truncate_metrics(Path(cfg.output_dir) / "metrics.jsonl", start_step)
 
 
 def base_dtype(cfg: TrainConfig) -> str:

@@ -204,6 +204,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tiny_llama_dir, data_dir
     proc.wait()
     step = torch.load(ckpt, weights_only=False)["step"]
     assert 1 <= step < 10
+    with (tmp_path / "killed" / "metrics.jsonl").open("a") as fh:   # as if killed after logging step+1, before its checkpoint
+        fh.write(json.dumps({"step": step + 1, "loss": 9.0}) + "\n")
     changed = subprocess.run(cmd + ["--set", "lr=0.001"], cwd=REPO, env=env, capture_output=True, text=True,
                              timeout=240)
     assert changed.returncode != 0 and "another config" in changed.stderr   # refused, checkpoint kept
