@@ -54,6 +54,50 @@ def lexical_order(question: str, passages: list[Passage], k: int, params: BM25Pa
     return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]  # sorted() is stable: ties keep pool order
 
 
+def feedback_scores(scores: list[float], passages: list[Passage], weight: float, max_words: int | None = None,
+                    params: BM25Params | None = None) -> list[float]:
+    """Lexical second-hop feedback: the best-scored passage becomes a BM25 query over the rest of the pool.
+
+    Pseudo-relevance feedback with the first hop (Rocchio's idea, the query replaced by the top
+    passage): multi-hop questions name their first hop, and the second hop is usually the article
+    of an entity the first hop's text names (MuSiQue: "the association which published X" → the
+    first hop names the association, whose own article is the second hop). The top passage ``t``
+    (highest score, the first on a tie) keeps its score; every other passage ``i`` gets
+    ``scores[i] + weight · z_i``, ``z`` = BM25 of the first ``max_words`` words of ``t``'s text (what
+    the selector read) against the other passages, standardised over them
+    (:func:`~setsel.selection.rules.standardise`; all 0 when nothing matches). ``t``'s *title* is
+    left out of the query: it names the first hop's own kind ("Journal of …"), which pulls in the
+    pool's look-alike distractors (other journals) rather than the entity the text leads to.
+
+    Args:
+        scores: one score per passage (the selector's, before the cut).
+        passages: the pool, in the order of ``scores``.
+        weight: the feedback weight; 0 returns ``scores`` unchanged.
+        max_words: words of the top passage's text in the query (``None`` = all).
+    Returns:
+        The new scores, one per passage.
+
+    Example:
+        >>> ps = [Passage(id="a", title="Journal X", text="Journal X is published by the Acme Society."),
+        ...       Passage(id="b", title="Acme Society", text="The Acme Society was founded by Ann Lee."),
+        ...       Passage(id="c", title="Journal Y", text="Journal Y covers small business management.")]
+        >>> [round(s, 3) for s in feedback_scores([2.0, 0.0, 0.0], ps, 1.0)]   # b names a's "Acme Society"
+        [2.0, 1.0, -1.0]
+    """
+    if len(scores) != len(passages):
+        raise ValueError(f"one score per passage: {len(scores)} scores, {len(passages)} passages")
+    if not weight or len(scores) < 2:
+        return [float(s) for s in scores]
+    from setsel.selection.rules import standardise
+    from setsel.text import clean_passage_text, truncate_words
+
+    top = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    query = truncate_words(clean_passage_text(passages[top].text or ""), max_words)
+    others = [i for i in range(len(passages)) if i != top]
+    z = dict(zip(others, standardise(lexical_scores(query, [passages[i] for i in others], params))))
+    return [float(s) if i == top else float(s) + weight * z[i] for i, s in enumerate(scores)]
+
+
 @dataclass
 class LexicalOptions(SelectorOptions):
     """Common options plus the BM25 settings (see the module docstring)."""

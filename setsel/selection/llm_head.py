@@ -28,8 +28,14 @@ second hop must contain); each other passage then scores ``(1 − m)·first + m�
 (:func:`setsel.selection.rules.second_hop_scores`), ``m`` = the folder's ``second_hop_mix``
 (0 or absent: one read). Twice the model time; tuned with the cut on the held-out questions.
 
-Options: ``model``, ``rule``, ``threshold``, ``temperature``, ``min_passages``, ``lexical_weight`` and
-``second_hop_mix`` (``None`` = the folder's), ``batch_tokens`` (padded tokens
+Then, with the folder's ``feedback_weight`` ``v`` > 0, the lexical second-hop feedback
+(:func:`setsel.selection.lexical.feedback_scores`): the best passage's text becomes a BM25 query
+over the rest of the pool and every other passage gains ``v · z(that BM25)`` — the second hop is
+usually the article of an entity the first hop names. LLM-free, microseconds; ``v`` is tuned with
+the cut on the held-out questions.
+
+Options: ``model``, ``rule``, ``threshold``, ``temperature``, ``min_passages``, ``lexical_weight``,
+``second_hop_mix`` and ``feedback_weight`` (``None`` = the folder's), ``batch_tokens`` (padded tokens
 per forward pass), ``dtype`` (``None`` = bf16 where the hardware runs it natively, else fp32),
 ``device`` (``None`` = CUDA when available), ``num_threads``.
 
@@ -88,6 +94,7 @@ class LLMHeadOptions(SelectorOptions):
     min_passages: int | None = None
     lexical_weight: float | None = None
     second_hop_mix: float | None = None
+    feedback_weight: float | None = None
     batch_tokens: int = 8192
     dtype: str | None = None
     device: str | None = None
@@ -104,6 +111,10 @@ class LLMHeadOptions(SelectorOptions):
                                                 or not isinstance(self.lexical_weight, (int, float))
                                                 or self.lexical_weight < 0):
             raise SelectorError(f"lexical_weight must be a number ≥ 0 or None, got {self.lexical_weight!r}")
+        if self.feedback_weight is not None and (isinstance(self.feedback_weight, bool)
+                                                 or not isinstance(self.feedback_weight, (int, float))
+                                                 or self.feedback_weight < 0):
+            raise SelectorError(f"feedback_weight must be a number ≥ 0 or None, got {self.feedback_weight!r}")
         if self.second_hop_mix is not None and (isinstance(self.second_hop_mix, bool)
                                                 or not isinstance(self.second_hop_mix, (int, float))
                                                 or not 0 <= self.second_hop_mix <= 1):
@@ -207,6 +218,12 @@ class LLMHead(Selector):
         return float(m or 0.0)
 
     @property
+    def feedback_weight(self) -> float:
+        """Weight of the lexical second-hop feedback: the option, else the folder's ``feedback_weight``, else 0."""
+        v = self.options.feedback_weight if self.options.feedback_weight is not None else self.meta.get("feedback_weight")
+        return float(v or 0.0)
+
+    @property
     def cap(self) -> int | None:
         return self.options.max_passages if self.options.max_passages is not None else self.meta.get("max_passages")
 
@@ -230,20 +247,24 @@ class LLMHead(Selector):
 
     def scores(self, batch: list[Candidates]) -> list[list[float]]:
         """The score the cut reads: the head's logit, plus ``lexical_weight`` · z(BM25 over the pool);
-        with ``second_hop_mix`` > 0 combined with the second-hop read (module docstring)."""
-        head, w, mix = self.head_scores(batch), self.lexical_weight, self.second_hop_mix
-        if not w and not mix:
+        with ``second_hop_mix`` > 0 combined with the second-hop read; with ``feedback_weight`` > 0
+        plus the lexical second-hop feedback of the best passage (module docstring)."""
+        head, w, mix, v = self.head_scores(batch), self.lexical_weight, self.second_hop_mix, self.feedback_weight
+        if not w and not mix and not v:
             return head
-        from setsel.selection.lexical import lexical_scores
+        from setsel.selection.lexical import feedback_scores, lexical_scores
 
         lexical = [lexical_scores(c.query.question, c.passages) for c in batch]
         first = [fuse_lexical(h, lex, w) for h, lex in zip(head, lexical)]
-        if not mix:
+        if mix:
+            pools = [(c.query.question, [(p.title or "", p.text or "") for p in c.passages]) for c in batch]
+            tops = [top_index(s) for s in first]
+            second = second_read(self._load(), pools, tops, self.options.batch_tokens)
+            first = [combine_reads(f, r, lex, t, w, mix) for f, r, lex, t in zip(first, second, lexical, tops)]
+        if not v:
             return first
-        pools = [(c.query.question, [(p.title or "", p.text or "") for p in c.passages]) for c in batch]
-        tops = [top_index(s) for s in first]
-        second = second_read(self._load(), pools, tops, self.options.batch_tokens)
-        return [combine_reads(f, r, lex, t, w, mix) for f, r, lex, t in zip(first, second, lexical, tops)]
+        max_words = self.meta.get("max_words")
+        return [feedback_scores(s, c.passages, v, max_words) for s, c in zip(first, batch)]
 
     def _select(self, batch: list[Candidates]) -> list[Selection]:
         cap, floor = self.cap, self.floor

@@ -87,6 +87,11 @@ class HeadTrainConfig:
     """Share of the steps with a linear warm-up; then linear decay to 0."""
     pos_weight: float | None = None
     """BCE weight of gold passages; ``None`` = 1."""
+    listwise_weight: float = 0.0
+    """Weight λ of a listwise ranking term added to the per-passage BCE: ``BCE + λ·pool_listwise``
+    (:func:`setsel.training.losses.pool_listwise`: each gold passage against the pool's non-gold ones
+    in one softmax). BCE calibrates each logit for the threshold; the listwise term trains the order
+    of gold above non-gold directly. 0 = BCE alone (the shipped recipe)."""
     pin_fraction: float = 0.0
     """Share of the training pools with ≥ 2 gold passages shown as a *second-hop read*: one gold passage
     (seeded random) on the layout's ``Known:`` line and out of the pool, the other gold passages the
@@ -110,6 +115,10 @@ class HeadTrainConfig:
     """With ``pin_fraction`` > 0: weights ``m`` of the second-hop read tried with the cut (``(1 − m)·first +
     m·second`` for every passage but the first read's best); the best is recorded as the folder's
     ``second_hop_mix``, 0 (one read) when none beats the single read."""
+    feedback_weights: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 1.5, 2.0])
+    """Weights ``v`` of the lexical second-hop feedback (the best passage's text as a BM25 query over
+    the rest of the pool, :func:`setsel.selection.lexical.feedback_scores`) tried with the cut on the
+    held-out questions; the best is recorded as the folder's ``feedback_weight``. ``[0]`` = none."""
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     """``auto`` = bf16 weights + autocast where the CPU/GPU runs bf16 natively, else fp32."""
     num_threads: int | None = None
@@ -132,6 +141,9 @@ class HeadTrainConfig:
             raise ValueError(f"lora_layers ({self.lora_layers}) must be ≤ keep_layers ({self.keep_layers})")
         if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.repeats.values()):
             raise ValueError(f"repeats must map dataset labels to integers ≥ 1, got {self.repeats!r}")
+        if (isinstance(self.listwise_weight, bool) or not isinstance(self.listwise_weight, (int, float))
+                or not self.listwise_weight >= 0.0):
+            raise ValueError(f"listwise_weight must be ≥ 0, got {self.listwise_weight!r}")
         if not 0.0 <= self.pin_fraction <= 1.0:
             raise ValueError(f"pin_fraction must be in [0, 1], got {self.pin_fraction}")
         if not 0.0 < self.dev_fraction < 1.0:
@@ -143,6 +155,9 @@ class HeadTrainConfig:
         if not self.lexical_weights or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0
                                            for w in self.lexical_weights):
             raise ValueError(f"lexical_weights must be a non-empty list of numbers ≥ 0, got {self.lexical_weights!r}")
+        if not self.feedback_weights or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
+                                            for v in self.feedback_weights):
+            raise ValueError(f"feedback_weights must be a non-empty list of numbers ≥ 0, got {self.feedback_weights!r}")
 
 
 def schedule(n_questions: int, epochs: int, seed: int, reads: list[int] | None = None
@@ -223,6 +238,7 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
     from torch.nn.functional import binary_cross_entropy_with_logits
 
     from setsel.training.cross_encoder import labelled_questions, split_questions
+    from setsel.training.losses import pool_listwise
 
     start = time.perf_counter()
     if cfg.num_threads:
@@ -259,7 +275,7 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
     base_lrs = [cfg.lr, cfg.head_lr]
     ckpt, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
     fingerprint = json.dumps({k: v for k, v in dataclasses.asdict(cfg).items()
-                              if k not in ("progress", "num_threads", "lexical_weights", "second_hop_mixes")},  # tuning only
+                              if k not in ("progress", "num_threads", "lexical_weights", "second_hop_mixes", "feedback_weights")},  # tuning only
                              sort_keys=True, default=str)
     step = 0
     if ckpt.is_file():
@@ -302,6 +318,8 @@ def train_head(cfg: HeadTrainConfig) -> dict[str, Any]:
             target = torch.tensor(labels, device=logits.device)
             pw = None if cfg.pos_weight is None else torch.tensor(cfg.pos_weight, device=logits.device)
             loss = binary_cross_entropy_with_logits(logits, target, pos_weight=pw)
+            if cfg.listwise_weight:
+                loss = loss + cfg.listwise_weight * pool_listwise(logits, target)
             (loss / cfg.grad_accum).backward()
             losses.append(loss.item())
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)

@@ -1,4 +1,4 @@
-"""Training losses as pure tensor functions (torch only): ``sft``, ``dpo``, ``setlist``.
+"""Training losses as pure tensor functions (torch only): ``sft``, ``dpo``, ``setlist``, ``pool_listwise``.
 
 Conventions shared by every function here:
 
@@ -148,3 +148,33 @@ def setlist(
     kl = torch.where(valid, terms, torch.zeros_like(terms)).sum(dim=-1)
     per_example = ce + lam * kl  # Eq. 15
     return _reduce(per_example, reduction)
+
+
+def pool_listwise(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Listwise ranking loss over one pool's passage logits (the ``llm_head`` trainer's optional term).
+
+    Multi-positive softmax cross-entropy in which gold passages do not compete with each other:
+    for every gold passage ``g``, ``−log( e^{s_g} / (e^{s_g} + Σ_{n ∉ G} e^{s_n}) )``, averaged over
+    the gold passages. It rewards only the *order* of gold above non-gold passages (adding a
+    constant to every logit leaves it unchanged), which BCE's per-passage calibration does not.
+
+    Args:
+        logits: ``(n,)`` one score per passage of the pool.
+        labels: ``(n,)`` 1 for a gold passage, 0 otherwise (0/1 floats or bools).
+    Returns:
+        A scalar; 0 when the pool has no gold or no non-gold passage (nothing to rank).
+
+    Example:
+        >>> import torch
+        >>> round(float(pool_listwise(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0]))), 4)  # log 2
+        0.6931
+    """
+    if logits.dim() != 1 or logits.shape != labels.shape:
+        raise ValueError(f"pool_listwise: logits {tuple(logits.shape)} and labels {tuple(labels.shape)} must be (n,)")
+    gold = labels.to(torch.bool)
+    if not bool(gold.any()) or bool(gold.all()):
+        return logits.sum() * 0.0
+    neg = torch.logsumexp(logits[~gold], dim=0)
+    pos = logits[gold]
+    per_gold = torch.logaddexp(pos, neg) - pos     # −log softmax over {g} ∪ negatives
+    return per_gold.mean()

@@ -8,7 +8,7 @@ import pytest
 
 from setsel.retrieval.bm25 import BM25Index, EmptyCorpusError
 from setsel.selection import SELECTOR_MODULES, SelectorError, get_selector, list_selectors
-from setsel.selection.lexical import lexical_order, lexical_scores
+from setsel.selection.lexical import feedback_scores, lexical_order, lexical_scores
 from setsel.types import Candidates, Passage, Query, Selection
 
 QUESTION = "Which river flows through Zaragoza?"
@@ -153,3 +153,45 @@ def test_lexical_through_setsel_eval(tmp_path, data_dir, monkeypatch, capsys):
     plain, shuffled = runs["plain"], runs["shuffled"]
     assert [list(p) for p in plain["pool_ids"]] != [list(p) for p in shuffled["pool_ids"]]  # the pools were permuted
     assert [sorted(s) for s in plain["selected_ids"]] == [sorted(s) for s in shuffled["selected_ids"]]
+
+
+def _bridge_pool():
+    return [Passage(id="hop1", title="Journal of Psychotherapy Integration",
+                    text="The journal is published by the American Psychological Association since 1991."),
+            Passage(id="other", title="Journal of Small Business Management",
+                    text="A quarterly journal published by Wiley-Blackwell since 1963."),
+            Passage(id="hop2", title="American Psychological Association",
+                    text="The American Psychological Association's first president was G. Stanley Hall."),
+            Passage(id="none", title="Person-centered therapy", text="A form of psychotherapy by Carl Rogers.")]
+
+
+def test_feedback_scores_lift_the_entity_the_top_passage_names():
+    pool = _bridge_pool()
+    scores = [3.0, 1.0, 0.5, 0.0]                       # hop 2 ranked below a look-alike journal
+    out = feedback_scores(scores, pool, 2.0)
+    assert out[0] == 3.0                                 # the top passage keeps its score
+    others = [1, 2, 3]
+    # by hand: z = standardise(BM25(top text, the three others)); each gains 2·z
+    raw = lexical_scores(pool[0].text, [pool[i] for i in others])
+    mean = sum(raw) / 3
+    std = (sum((r - mean) ** 2 for r in raw) / 3) ** 0.5
+    assert [out[i] for i in others] == pytest.approx([scores[i] + 2.0 * (r - mean) / std for i, r in zip(others, raw)])
+    assert raw[1] == max(raw) and out[2] > out[1]        # "American Psychological Association" now outranks
+    assert sum(out[i] - scores[i] for i in others) == pytest.approx(0.0, abs=1e-9)   # z sums to 0
+
+
+def test_feedback_scores_degenerate_inputs():
+    pool = _bridge_pool()
+    assert feedback_scores([3.0, 1.0, 0.5, 0.0], pool, 0.0) == [3.0, 1.0, 0.5, 0.0]       # weight 0: unchanged
+    assert feedback_scores([1.0], pool[:1], 2.0) == [1.0]                                # nothing else to lift
+    assert feedback_scores([], [], 2.0) == []
+    empty = [Passage(id="a", title="", text="Some words here."), Passage(id="b", title="", text=""),
+             Passage(id="c", title="", text="")]
+    assert feedback_scores([1.0, 0.0, 0.0], empty, 2.0) == [1.0, 0.0, 0.0]               # nothing matches: z = 0
+    # ties: the first best passage is the query; max_words cuts its text ("The": a stop word, nothing matches)
+    assert feedback_scores([3.0, 0.0, 0.0, 3.0], pool, 1.0, max_words=1) == [3.0, 0.0, 0.0, 3.0]
+    # two words ("The journal"): only the other journal matches, and passage 3 (tied at 3.0) is not the query
+    two = feedback_scores([3.0, 0.0, 0.0, 3.0], pool, 1.0, max_words=2)
+    assert two[0] == 3.0 and two[1] == pytest.approx(2 ** 0.5) and two[2] == pytest.approx(two[3] - 3.0) == pytest.approx(-(0.5 ** 0.5))
+    with pytest.raises(ValueError, match="one score per passage"):
+        feedback_scores([1.0, 2.0], pool, 1.0)

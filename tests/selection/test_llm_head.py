@@ -38,6 +38,9 @@ def test_bad_options_and_unknown_models_are_clear_errors(tmp_path):
         get_selector("llm_head", temperature=0)
     with pytest.raises(SelectorError, match="lexical_weight must be a number ≥ 0"):
         get_selector("llm_head", lexical_weight=-1)
+    for bad in (-0.5, "yes", True):
+        with pytest.raises(SelectorError, match="feedback_weight must be a number ≥ 0"):
+            get_selector("llm_head", feedback_weight=bad)
     for bad in (1.5, -0.1, "yes", True):
         with pytest.raises(SelectorError, match=r"second_hop_mix must be a number in \[0, 1\]"):
             get_selector("llm_head", second_hop_mix=bad)
@@ -125,6 +128,25 @@ def test_lexical_fusion_adds_weighted_bm25_z_scores_to_the_head_logits(data_dir)
         z = standardise(lexical_scores(c.query.question, c.passages))
         assert s == pytest.approx([a + 1.5 * b for a, b in zip(h, z)], abs=1e-3)
         assert max(abs(a - b) for a, b in zip(h, s)) > 0.1      # BM25 tells these pools' passages apart
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_feedback_weight_adds_the_top_passages_bm25_feedback_to_the_fused_scores(data_dir):
+    from setsel.datasets import load_dataset
+    from setsel.selection.lexical import feedback_scores
+
+    dev = load_dataset("musique", limit=2)
+    plain = get_selector("llm_head", feedback_weight=0, dtype="fp32")
+    fed = get_selector("llm_head", feedback_weight=1.0, dtype="fp32")
+    assert (plain.feedback_weight, fed.feedback_weight) == (0.0, 1.0)
+    assert get_selector("llm_head").feedback_weight == float(get_selector("llm_head").meta.get("feedback_weight") or 0)
+    base, scores = plain.scores(dev), fed.scores(dev)
+    for c, b, s in zip(dev, base, scores):
+        assert s == pytest.approx(feedback_scores(b, c.passages, 1.0, plain.meta["max_words"]), abs=1e-3)
+        assert max(abs(x - y) for x, y in zip(b, s)) > 0.1          # 20-passage pools: the feedback moves scores
+    for c, o in zip(dev, fed.select(dev)):
+        assert 1 <= len(o.selected_ids) <= fed.cap and set(o.selected_ids) <= set(c.ids)
 
 
 @pytest.mark.slow

@@ -80,6 +80,11 @@ def test_config_file_and_validation():
         load_config(HeadTrainConfig, None, ["precision=fp8"])
     with pytest.raises(ConfigError, match="pin_fraction"):
         load_config(HeadTrainConfig, None, ["pin_fraction=1.5"])
+    with pytest.raises(ConfigError, match="feedback_weights"):
+        load_config(HeadTrainConfig, None, ["feedback_weights=[]"])
+    with pytest.raises(ConfigError, match="listwise_weight"):
+        load_config(HeadTrainConfig, None, ["listwise_weight=-1"])
+    assert load_config(HeadTrainConfig, None, ["listwise_weight=0.5"]).listwise_weight == 0.5
     with pytest.raises(ConfigError, match="second_hop_mixes"):
         load_config(HeadTrainConfig, None, ["second_hop_mixes=[0]"])
     with pytest.raises(ConfigError, match="repeats"):
@@ -124,6 +129,9 @@ def test_trains_tunes_and_selects_through_the_selector(tiny_llama_dir, data_dir,
     assert set(by_weight) == {"0.0", "0.5", "1.0", "1.5", "2.0"}
     assert saved["tuned_set_f1"] == max(by_weight.values()) == by_weight[str(saved["lexical_weight"])]
     assert saved["lexical_weight"] == min(float(w) for w, f1 in by_weight.items() if f1 == saved["tuned_set_f1"])
+    by_feedback = saved["tuned_feedback_weights"]          # ... and every lexical feedback weight
+    assert set(by_feedback) == {"0.0", "0.5", "1.0", "1.5", "2.0"}
+    assert saved["tuned_set_f1"] == max(by_feedback.values()) == by_feedback[str(saved["feedback_weight"])]
 
     dev = load_dataset("hotpotqa-ircot", limit=3)
     sel = get_selector("llm_head", model=str(out), dtype="fp32")
@@ -135,6 +143,22 @@ def test_trains_tunes_and_selects_through_the_selector(tiny_llama_dir, data_dir,
     assert scores == pytest.approx(sel.scores(dev[:1])[0])      # deterministic
     low = get_selector("llm_head", model=str(out), dtype="fp32", threshold=-1e9, max_passages=4).select(dev[:1])[0]
     assert len(low.selected_ids) == 4                             # everything clears it: capped
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_listwise_term_adds_to_the_bce_loss(tiny_llama_dir, data_dir, tmp_path):
+    from setsel.training.head import train_head
+
+    def first_loss(name, **extra):
+        meta = train_head(_config(tiny_llama_dir, tmp_path / name, max_steps=1, **extra))
+        assert meta["train"]["config"]["listwise_weight"] == extra.get("listwise_weight", 0.0)
+        return json.loads((tmp_path / name / "metrics.jsonl").read_text().splitlines()[0])["loss"]
+
+    # step 1 runs the same initial weights on the same pools: only the loss differs, and the
+    # listwise term (−log of a probability < 1 for every gold passage) is strictly positive
+    bce = first_loss("bce")
+    assert first_loss("listwise", listwise_weight=1.0) > bce + 0.1
 
 
 @pytest.mark.slow

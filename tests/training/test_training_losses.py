@@ -191,3 +191,28 @@ def test_left_and_right_padding_give_the_same_losses():
     torch.testing.assert_close(left, right, atol=1e-10, rtol=0)
     torch.testing.assert_close(right, right_full, atol=1e-10, rtol=0)
     torch.testing.assert_close(left, alone, atol=1e-10, rtol=0)
+
+
+def test_pool_listwise_hand_values_and_shift_invariance():
+    # negatives 0, 0 → Σ e^{s_n} = 2; gold ln 3: −log(3 / (3 + 2)) = ln(5/3); gold ln 2: −log(2 / 4) = ln 2
+    logits = torch.tensor([LN3, 0.0, 0.0, math.log(2.0)], dtype=torch.float64, requires_grad=True)
+    labels = torch.tensor([1.0, 0.0, 0.0, 1.0])
+    loss = losses.pool_listwise(logits, labels)
+    assert float(loss) == pytest.approx((math.log(5 / 3) + math.log(2.0)) / 2)
+    loss.backward()
+    # gold passages are pushed up, negatives down
+    assert logits.grad[0] < 0 and logits.grad[3] < 0 and logits.grad[1] > 0 and logits.grad[2] > 0
+    shifted = losses.pool_listwise(logits.detach() + 7.0, labels)
+    assert float(shifted) == pytest.approx(float(loss))
+
+
+def test_pool_listwise_nothing_to_rank_and_bad_shapes():
+    logits = torch.tensor([1.0, -2.0], requires_grad=True)
+    for labels in (torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0])):
+        loss = losses.pool_listwise(logits, labels)
+        assert float(loss) == 0.0
+        loss.backward()                      # still part of the graph: no crash in the trainer
+    with pytest.raises(ValueError, match="must be"):
+        losses.pool_listwise(torch.zeros(3), torch.zeros(2))
+    with pytest.raises(ValueError, match="must be"):
+        losses.pool_listwise(torch.zeros(1, 3), torch.zeros(1, 3))
