@@ -118,8 +118,8 @@ def test_lexical_fusion_adds_weighted_bm25_z_scores_to_the_head_logits(data_dir)
     from setsel.selection.rules import standardise
 
     dev = load_dataset("hotpotqa-ircot", limit=2)
-    head_only = get_selector("llm_head", lexical_weight=0)
-    fused = get_selector("llm_head", lexical_weight=1.5)
+    head_only = get_selector("llm_head", lexical_weight=0, feedback_weight=0)
+    fused = get_selector("llm_head", lexical_weight=1.5, feedback_weight=0)      # fusion alone
     assert fused.lexical_weight == 1.5 and head_only.lexical_weight == 0.0
     assert get_selector("llm_head").lexical_weight == float(get_selector("llm_head").meta.get("lexical_weight") or 0)
     logits, scores = head_only.scores(dev), fused.scores(dev)
@@ -172,8 +172,8 @@ def test_second_hop_read_rescores_the_pool_given_the_first_reads_best(data_dir):
 
     dev = load_dataset("musique", limit=2)
     # fp32: a pool's logits do not depend on what else shares its padded batch (in bf16 they move by ~.05)
-    one = get_selector("llm_head", second_hop_mix=0, dtype="fp32")
-    two = get_selector("llm_head", second_hop_mix=1.0, lexical_weight=one.lexical_weight, dtype="fp32")
+    one = get_selector("llm_head", second_hop_mix=0, feedback_weight=0, dtype="fp32")
+    two = get_selector("llm_head", second_hop_mix=1.0, lexical_weight=one.lexical_weight, feedback_weight=0, dtype="fp32")
     assert two.second_hop_mix == 1.0 and one.second_hop_mix == 0.0
     first, both = one.scores(dev), two.scores(dev)
     model = two._load()
