@@ -139,6 +139,15 @@ def quiet_library_loggers(names: tuple[str, ...] = LIBRARY_LOGGERS) -> None:
             hf_logging.disable_default_handler()
             hf_logging.enable_propagation()
             hf_logging.disable_progress_bar()
+            # GGUF loading draws a plain tqdm bar, not transformers' own: off too (on a slow CPU it
+            # printed ~25 lines per load into a non-terminal stdout)
+            import functools
+
+            from tqdm.auto import tqdm
+            from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+            if getattr(gguf_utils, "tqdm", None) is tqdm:
+                gguf_utils.tqdm = functools.partial(tqdm, disable=True)
     except Exception:  # noqa: BLE001 - a logging tweak must never fail a run
         pass
 
